@@ -1,0 +1,470 @@
+//! Dot stores and the causal wrapper: the machinery under every causal CRDT.
+//!
+//! A causal CRDT state is a *dot store* (which events are live, and what they carry)
+//! plus a [`CausalContext`] (which events have been seen). Joining two states keeps a
+//! live dot when both sides have it, or when the other side has never seen it; a dot
+//! the other side has seen but no longer holds was removed there, so it goes. Removes
+//! therefore need no tombstones: forgetting a dot while remembering it was seen is
+//! enough.
+//!
+//! Three dot stores compose every causal type here:
+//!
+//! * [`DotFun<V, S>`]: at most one live dot per replica, each carrying a value `V`
+//!   (`DotFun<(), S>` is a plain dot set, [`DotSet`]).
+//! * [`DotMap<K, V, S>`]: keys mapped to nested dot stores; a key is present while its
+//!   store holds a dot.
+//! * [`Causal<T, S>`]: a dot store `T` with its causal context: the CRDT state.
+
+use core::fmt::{self, Debug};
+use core::ops::Deref;
+
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::error::CapacityError;
+use crate::lattice::Lattice;
+use crate::storage::{SortedMap, Storage, join_atomically, map_serde};
+use crate::{CausalContext, Dot, ReplicaId};
+
+/// Contexts with at most this many dots are inspected dot by dot to decide whether a
+/// join can remove entries absent from the other store; larger ones (full states)
+/// trigger a scan of the local store.
+const REMOVAL_PROBE_LIMIT: u64 = 64;
+
+/// A store of live dots, joined under two causal contexts.
+///
+/// Implemented by [`DotFun`], [`DotMap`] and the named stores of the causal CRDTs
+/// ([`crate::AwSetStore`], [`crate::MvRegisterStore`], ...). Users rarely call these
+/// methods: they are the building blocks of [`Causal`].
+pub trait DotStore<S: Storage>: Clone + Default + PartialEq + Eq + Debug {
+    /// `true` when no dot is live.
+    fn is_bottom(&self) -> bool;
+    /// Calls `f` on every live dot.
+    fn for_each_dot(&self, f: &mut dyn FnMut(Dot));
+    /// Joins `other` (whose context is `other_cx`) into `self` (whose context is `cx`).
+    /// The caller restores `self` when this fails (see [`Causal::join`]).
+    fn join_with(
+        &mut self,
+        cx: &CausalContext<S>,
+        other: &Self,
+        other_cx: &CausalContext<S>,
+    ) -> Result<(), CapacityError>;
+    /// Drops every live dot that `cx` has seen (the join with an empty store).
+    fn remove_covered(&mut self, cx: &CausalContext<S>);
+    /// With `cx ⊆ other_cx` already checked: `true` when joining leaves `other` as is.
+    fn leq_with(&self, cx: &CausalContext<S>, other: &Self, other_cx: &CausalContext<S>) -> bool;
+    /// `true` when every live dot is in `cx` and no nested store is empty.
+    fn is_valid_under(&self, cx: &CausalContext<S>) -> bool;
+
+    /// `true` when `dot` is live in this store.
+    fn contains_dot(&self, dot: Dot) -> bool {
+        let mut found = false;
+        self.for_each_dot(&mut |d| found |= d == dot);
+        found
+    }
+    /// A context holding exactly the live dots of this store.
+    fn dots_context(&self) -> Result<CausalContext<S>, CapacityError> {
+        let mut cx = CausalContext::new();
+        let mut result = Ok(());
+        self.for_each_dot(&mut |d| {
+            if result.is_ok() {
+                result = cx.insert(d);
+            }
+        });
+        result.map(|()| cx)
+    }
+}
+
+/// At most one live dot per replica, each carrying a value: the store of registers,
+/// flags and counters. Fixed storage holds `R` entries of
+/// `size_of::<(ReplicaId, (u64, V))>()` bytes.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(bound(serialize = "V: Serialize", deserialize = "V: Deserialize<'de>"))]
+pub struct DotFun<V: Clone + Eq + Debug, S: Storage> {
+    #[serde(with = "map_serde")]
+    entries: S::Concurrent<(u64, V)>,
+}
+
+impl<V: Clone + Eq + Debug, S: Storage> Default for DotFun<V, S> {
+    fn default() -> Self {
+        DotFun {
+            entries: Default::default(),
+        }
+    }
+}
+
+/// A set of live dots, at most one per replica.
+pub type DotSet<S> = DotFun<(), S>;
+
+impl<V: Clone + Eq + Debug, S: Storage> Debug for DotFun<V, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(self.entries.iter().map(|(r, (n, v))| (Dot::new(*r, *n), v)))
+            .finish()
+    }
+}
+
+impl<V: Clone + Eq + Debug, S: Storage> DotFun<V, S> {
+    /// Number of live dots.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+    /// `true` when no dot is live.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+    /// Live dots with their values, in replica order.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (Dot, &V)> + '_ {
+        self.entries.iter().map(|(r, (n, v))| (Dot::new(*r, *n), v))
+    }
+    /// The live dot of `replica`, with its value.
+    pub fn get(&self, replica: ReplicaId) -> Option<(Dot, &V)> {
+        self.entries
+            .get(&replica)
+            .map(|(n, v)| (Dot::new(replica, *n), v))
+    }
+    /// A store holding just `dot` with `value`.
+    pub fn single(dot: Dot, value: V) -> Result<Self, CapacityError> {
+        let mut out = Self::default();
+        out.entries.insert(dot.replica, (dot.counter, value))?;
+        Ok(out)
+    }
+}
+
+impl<V: Clone + Eq + Debug, S: Storage> DotStore<S> for DotFun<V, S> {
+    fn is_bottom(&self) -> bool {
+        self.entries.is_empty()
+    }
+    fn for_each_dot(&self, f: &mut dyn FnMut(Dot)) {
+        for (r, (n, _)) in self.entries.iter() {
+            f(Dot::new(*r, *n));
+        }
+    }
+    fn join_with(
+        &mut self,
+        cx: &CausalContext<S>,
+        other: &Self,
+        other_cx: &CausalContext<S>,
+    ) -> Result<(), CapacityError> {
+        // Entries only we hold survive unless the other side saw and dropped them.
+        self.entries.retain(|r, (n, _)| {
+            other.entries.contains_key(r) || !other_cx.contains(Dot::new(*r, *n))
+        });
+        for (r, (n2, v2)) in other.entries.iter() {
+            let (r, n2) = (*r, *n2);
+            match self.entries.get(&r) {
+                Some((n1, _)) if *n1 == n2 => {}
+                Some((n1, _)) => {
+                    // Two dots of one replica: only a malformed peer sends this. Keep the
+                    // survivors; between two survivors the later event wins.
+                    let n1 = *n1;
+                    let keep_ours = !other_cx.contains(Dot::new(r, n1));
+                    let keep_theirs = !cx.contains(Dot::new(r, n2));
+                    if keep_theirs && (!keep_ours || n2 > n1) {
+                        self.entries.insert(r, (n2, v2.clone()))?;
+                    } else if !keep_ours {
+                        self.entries.remove(&r);
+                    }
+                }
+                None => {
+                    if !cx.contains(Dot::new(r, n2)) {
+                        self.entries.insert(r, (n2, v2.clone()))?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+    fn remove_covered(&mut self, cx: &CausalContext<S>) {
+        self.entries
+            .retain(|r, (n, _)| !cx.contains(Dot::new(*r, *n)));
+    }
+    fn leq_with(&self, cx: &CausalContext<S>, other: &Self, _other_cx: &CausalContext<S>) -> bool {
+        other.entries.iter().all(|(r, (n, _))| {
+            !cx.contains(Dot::new(*r, *n)) || self.entries.get(r).is_some_and(|(m, _)| m == n)
+        })
+    }
+    fn is_valid_under(&self, cx: &CausalContext<S>) -> bool {
+        self.entries
+            .iter()
+            .all(|(r, (n, _))| *n > 0 && cx.contains(Dot::new(*r, *n)))
+    }
+}
+
+/// Keys mapped to nested dot stores; a key is present while its store holds a live dot.
+/// Fixed storage holds `N` entries of `size_of::<(K, V)>()` bytes.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(bound(
+    serialize = "K: Serialize, V: Serialize",
+    deserialize = "K: Deserialize<'de>, V: Deserialize<'de>"
+))]
+pub struct DotMap<K: Ord + Clone + Debug, V: DotStore<S>, S: Storage> {
+    #[serde(with = "map_serde")]
+    entries: S::Map<K, V>,
+}
+
+impl<K: Ord + Clone + Debug, V: DotStore<S>, S: Storage> Default for DotMap<K, V, S> {
+    fn default() -> Self {
+        DotMap {
+            entries: Default::default(),
+        }
+    }
+}
+
+impl<K: Ord + Clone + Debug, V: DotStore<S>, S: Storage> Debug for DotMap<K, V, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.entries.iter()).finish()
+    }
+}
+
+impl<K: Ord + Clone + Debug, V: DotStore<S>, S: Storage> DotMap<K, V, S> {
+    /// Number of present keys.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+    /// `true` when no key is present.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+    /// The store under `key`.
+    pub fn get(&self, key: &K) -> Option<&V> {
+        self.entries.get(key)
+    }
+    /// `true` when `key` is present.
+    pub fn contains_key(&self, key: &K) -> bool {
+        self.entries.contains_key(key)
+    }
+    /// Present keys and their stores, in key order.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&K, &V)> + '_ {
+        self.entries.iter()
+    }
+    /// A map holding `value` under `key` (nothing when `value` is empty).
+    pub fn single(key: K, value: V) -> Result<Self, CapacityError> {
+        let mut out = Self::default();
+        if !value.is_bottom() {
+            out.entries.insert(key, value)?;
+        }
+        Ok(out)
+    }
+    /// `true` when `other_cx` may remove live dots of keys that `other` does not hold.
+    fn join_may_remove_absent(
+        &self,
+        cx: &CausalContext<S>,
+        other: &Self,
+        other_cx: &CausalContext<S>,
+    ) -> bool {
+        if self.entries.is_empty() {
+            return false;
+        }
+        if other_cx.dot_count() > REMOVAL_PROBE_LIMIT {
+            return true;
+        }
+        other_cx
+            .dots()
+            .any(|d| cx.contains(d) && !other.contains_dot(d))
+    }
+}
+
+impl<K: Ord + Clone + Debug, V: DotStore<S>, S: Storage> DotStore<S> for DotMap<K, V, S> {
+    fn is_bottom(&self) -> bool {
+        self.entries.is_empty()
+    }
+    fn for_each_dot(&self, f: &mut dyn FnMut(Dot)) {
+        for (_, v) in self.entries.iter() {
+            v.for_each_dot(f);
+        }
+    }
+    fn join_with(
+        &mut self,
+        cx: &CausalContext<S>,
+        other: &Self,
+        other_cx: &CausalContext<S>,
+    ) -> Result<(), CapacityError> {
+        if self.join_may_remove_absent(cx, other, other_cx) {
+            self.entries.retain(|k, v| {
+                if other.entries.contains_key(k) {
+                    return true;
+                }
+                v.remove_covered(other_cx);
+                !v.is_bottom()
+            });
+        }
+        for (k, v2) in other.entries.iter() {
+            if let Some(v1) = self.entries.get_mut(k) {
+                v1.join_with(cx, v2, other_cx)?;
+                if v1.is_bottom() {
+                    self.entries.remove(k);
+                }
+            } else {
+                let mut v = V::default();
+                v.join_with(cx, v2, other_cx)?;
+                if !v.is_bottom() {
+                    self.entries.insert(k.clone(), v)?;
+                }
+            }
+        }
+        Ok(())
+    }
+    fn remove_covered(&mut self, cx: &CausalContext<S>) {
+        self.entries.retain(|_, v| {
+            v.remove_covered(cx);
+            !v.is_bottom()
+        });
+    }
+    fn leq_with(&self, cx: &CausalContext<S>, other: &Self, other_cx: &CausalContext<S>) -> bool {
+        let empty = V::default();
+        other.entries.iter().all(|(k, v2)| {
+            let v1 = self.entries.get(k).unwrap_or(&empty);
+            v1.leq_with(cx, v2, other_cx)
+        })
+    }
+    fn is_valid_under(&self, cx: &CausalContext<S>) -> bool {
+        self.entries
+            .iter()
+            .all(|(_, v)| !v.is_bottom() && v.is_valid_under(cx))
+    }
+}
+
+/// A causal CRDT state: a dot store `T` and the [`CausalContext`] of everything seen.
+///
+/// The named causal types are aliases of this: [`crate::AwSet`], [`crate::RwSet`],
+/// [`crate::MvRegister`], [`crate::EwFlag`], [`crate::DwFlag`], [`crate::OrMap`] and
+/// [`crate::CausalCounter`]. It dereferences to the store, so the read methods of
+/// the store (`contains`, `value`, `get`, ...) work directly on the state.
+#[derive(Clone, PartialEq, Eq, Serialize)]
+#[serde(bound(serialize = "T: Serialize"))]
+pub struct Causal<T: DotStore<S>, S: Storage> {
+    store: T,
+    context: CausalContext<S>,
+}
+
+impl<'de, T: DotStore<S> + Deserialize<'de>, S: Storage> Deserialize<'de> for Causal<T, S> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(bound(deserialize = "T: Deserialize<'de>"))]
+        struct Raw<T: DotStore<S>, S: Storage> {
+            store: T,
+            context: CausalContext<S>,
+        }
+        let raw = Raw::<T, S>::deserialize(deserializer)?;
+        if !raw.store.is_valid_under(&raw.context) {
+            return Err(D::Error::custom("live dot missing from the causal context"));
+        }
+        Ok(Causal {
+            store: raw.store,
+            context: raw.context,
+        })
+    }
+}
+
+impl<T: DotStore<S>, S: Storage> Debug for Causal<T, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Causal")
+            .field("store", &self.store)
+            .field("context", &self.context)
+            .finish()
+    }
+}
+
+impl<T: DotStore<S>, S: Storage> Default for Causal<T, S> {
+    fn default() -> Self {
+        Causal {
+            store: T::default(),
+            context: CausalContext::default(),
+        }
+    }
+}
+
+impl<T: DotStore<S>, S: Storage> Deref for Causal<T, S> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.store
+    }
+}
+
+impl<T: DotStore<S>, S: Storage> Causal<T, S> {
+    /// A state from its parts, when `store`'s live dots are all in `context`.
+    pub fn from_parts(store: T, context: CausalContext<S>) -> Option<Self> {
+        store
+            .is_valid_under(&context)
+            .then_some(Causal { store, context })
+    }
+    /// A state from parts known to be valid (every live dot of `store` is in `context`).
+    pub(crate) fn from_parts_unchecked(store: T, context: CausalContext<S>) -> Self {
+        debug_assert!(store.is_valid_under(&context));
+        Causal { store, context }
+    }
+    /// The dot store.
+    pub fn store(&self) -> &T {
+        &self.store
+    }
+    /// The causal context: every event this state has seen.
+    pub fn context(&self) -> &CausalContext<S> {
+        &self.context
+    }
+    /// Splits into store and context.
+    pub fn into_parts(self) -> (T, CausalContext<S>) {
+        (self.store, self.context)
+    }
+    /// Runs a delta-mutator on the store under this state's context, joins the delta
+    /// it returns and hands the delta back for shipping to other replicas. Either the
+    /// delta applies whole or nothing changes.
+    ///
+    /// This is how every mutation of a causal type works: `set.add(r, x)` is
+    /// `set.apply(|s, cx| s.add_delta(cx, r, x))`.
+    pub fn apply(
+        &mut self,
+        delta_mutator: impl FnOnce(&T, &CausalContext<S>) -> Result<Self, CapacityError>,
+    ) -> Result<Self, CapacityError> {
+        let delta = delta_mutator(&self.store, &self.context)?;
+        self.join(&delta)?;
+        Ok(delta)
+    }
+}
+
+impl<T: DotStore<S>, S: Storage> Lattice for Causal<T, S> {
+    fn join(&mut self, other: &Self) -> Result<(), CapacityError> {
+        join_atomically::<_, S>(self, |x| {
+            x.store
+                .join_with(&x.context, &other.store, &other.context)?;
+            x.context.join_in_place(&other.context)
+        })
+    }
+    fn leq(&self, other: &Self) -> bool {
+        self.context.leq(&other.context)
+            && self
+                .store
+                .leq_with(&self.context, &other.store, &other.context)
+    }
+}
+
+/// Builds the delta of a causal mutation: `store` with `new_dot` (if any) and the live
+/// dots of `overwritten` in its context, so joining it replaces what it overwrote.
+pub(crate) fn causal_delta<T: DotStore<S>, O: DotStore<S>, S: Storage>(
+    store: T,
+    new_dot: Option<Dot>,
+    overwritten: Option<&O>,
+) -> Result<Causal<T, S>, CapacityError> {
+    let mut context = match overwritten {
+        Some(o) => o.dots_context()?,
+        None => CausalContext::new(),
+    };
+    if let Some(d) = new_dot {
+        context.insert(d)?;
+    }
+    Ok(Causal { store, context })
+}
+
+/// A CRDT type that can live as a value inside an [`crate::OrMap`], naming the dot
+/// store that represents it there (all values of one map share the map's causal
+/// context). Implemented by every causal type, and by [`crate::LwwRegister`],
+/// [`crate::GCounter`] and [`crate::PNCounter`], whose map forms are causal
+/// (a key removal resets them).
+pub trait Embed<S: Storage> {
+    /// The dot store held under a map key.
+    type Store: DotStore<S>;
+}
+
+impl<T: DotStore<S>, S: Storage> Embed<S> for Causal<T, S> {
+    type Store = T;
+}
