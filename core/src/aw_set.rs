@@ -65,23 +65,23 @@ impl<E: Ord + Clone + Debug, S: Storage> AwSetStore<E, S> {
         self.0.is_empty()
     }
     /// Delta that adds `element`, made by `replica` under context `cx`.
-    pub fn add_delta(
+    pub fn add_delta<C: Storage>(
         &self,
-        cx: &CausalContext<S>,
+        cx: &CausalContext<C>,
         replica: ReplicaId,
         element: E,
-    ) -> Result<AwSet<E, S>, CapacityError> {
+    ) -> Result<Causal<Self, C>, CapacityError> {
         let dot = cx.next_dot(replica);
         let old = self.0.get(&element);
         let store = AwSetStore(DotMap::single(element, DotSet::single(dot, ())?)?);
         causal_delta(store, Some(dot), old)
     }
     /// Delta that removes `element` (the adds seen so far). Bottom if absent.
-    pub fn remove_delta(&self, element: &E) -> Result<AwSet<E, S>, CapacityError> {
+    pub fn remove_delta<C: Storage>(&self, element: &E) -> Result<Causal<Self, C>, CapacityError> {
         causal_delta(Self::default(), None, self.0.get(element))
     }
     /// Delta that removes every element seen so far.
-    pub fn clear_delta(&self) -> Result<AwSet<E, S>, CapacityError> {
+    pub fn clear_delta<C: Storage>(&self) -> Result<Causal<Self, C>, CapacityError> {
         causal_delta(Self::default(), None, Some(&self.0))
     }
 }
@@ -159,34 +159,34 @@ impl<E: Ord + Clone + Debug, S: Storage> RwSetStore<E, S> {
     pub fn is_empty(&self) -> bool {
         self.iter().next().is_none()
     }
-    fn write_delta(
+    fn write_delta<C: Storage>(
         &self,
-        cx: &CausalContext<S>,
+        cx: &CausalContext<C>,
         replica: ReplicaId,
         element: E,
         add: bool,
-    ) -> Result<RwSet<E, S>, CapacityError> {
+    ) -> Result<Causal<Self, C>, CapacityError> {
         let dot = cx.next_dot(replica);
         let old = self.0.get(&element);
         let store = RwSetStore(DotMap::single(element, DotFun::single(dot, add)?)?);
         causal_delta(store, Some(dot), old)
     }
     /// Delta that adds `element`, made by `replica`.
-    pub fn add_delta(
+    pub fn add_delta<C: Storage>(
         &self,
-        cx: &CausalContext<S>,
+        cx: &CausalContext<C>,
         replica: ReplicaId,
         element: E,
-    ) -> Result<RwSet<E, S>, CapacityError> {
+    ) -> Result<Causal<Self, C>, CapacityError> {
         self.write_delta(cx, replica, element, true)
     }
     /// Delta that removes `element`, made by `replica`; it wins over concurrent adds.
-    pub fn remove_delta(
+    pub fn remove_delta<C: Storage>(
         &self,
-        cx: &CausalContext<S>,
+        cx: &CausalContext<C>,
         replica: ReplicaId,
         element: E,
-    ) -> Result<RwSet<E, S>, CapacityError> {
+    ) -> Result<Causal<Self, C>, CapacityError> {
         self.write_delta(cx, replica, element, false)
     }
 }

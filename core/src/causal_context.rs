@@ -131,14 +131,12 @@ impl<S: Storage> CausalContext<S> {
         if self.contains(dot) || dot.counter == 0 {
             return Ok(());
         }
-        let next = self.vv.get(dot.replica) + 1;
-        if dot.counter == next {
-            self.vv.set(dot.replica, next)?;
-            self.compact_replica(dot.replica);
+        if Some(dot.counter) == self.vv.get(dot.replica).checked_add(1) {
+            self.vv.set(dot.replica, dot.counter)?;
+            self.compact_replica(dot.replica)
         } else {
-            self.cloud.insert(dot, ())?;
+            self.cloud.insert(dot, ()).map(drop)
         }
-        Ok(())
     }
     /// Union of the seen sets. Fails whole, changing nothing, when the result does not fit.
     pub fn join(&mut self, other: &Self) -> Result<(), CapacityError> {
@@ -152,31 +150,32 @@ impl<S: Storage> CausalContext<S> {
             }
         }
         // Our own cloud may now be covered by, or contiguous with, the joined vector.
-        self.cloud.retain(|d, ()| !other.vv.contains(*d));
+        let vv = &self.vv;
+        self.cloud.retain(|d, ()| !vv.contains(*d));
         for (r, _) in other.vv.iter() {
-            self.compact_replica(r);
+            self.compact_replica(r)?;
         }
         for d in other.cloud() {
-            self.compact_replica(d.replica);
+            self.compact_replica(d.replica)?;
         }
         Ok(())
     }
-    /// Moves cloud dots of `replica` that extend the vector into the vector. The vector
-    /// entry exists or is being raised, so this never needs room.
-    fn compact_replica(&mut self, replica: ReplicaId) {
-        let mut n = self.vv.get(replica);
-        while self.cloud.remove(&Dot::new(replica, n + 1)).is_some() {
-            n += 1;
+    /// Moves the cloud dots of `replica` that extend its vector entry into the vector.
+    /// Fails, changing nothing, only if the entry is new and the vector is full.
+    fn compact_replica(&mut self, replica: ReplicaId) -> Result<(), CapacityError> {
+        let start = self.vv.get(replica);
+        let mut n = start;
+        while let Some(next) = n.checked_add(1)
+            && self.cloud.contains_key(&Dot::new(replica, next))
+        {
+            n = next;
         }
-        // Raising an existing entry replaces in place; a new entry only appears when
-        // `n` was 0, and then no cloud dot with counter 1 can exist (it would have gone
-        // straight into the vector), so this insert never needs room.
-        if n > self.vv.get(replica) {
-            let _ = self.vv.set(replica, n);
+        if n > start {
+            self.vv.set(replica, n)?;
+            self.cloud
+                .retain(|d, ()| d.replica != replica || d.counter > n);
         }
-        let vv_n = self.vv.get(replica);
-        self.cloud
-            .retain(|d, ()| d.replica != replica || d.counter > vv_n);
+        Ok(())
     }
     /// `true` when every dot seen here was seen by `other`.
     pub fn leq(&self, other: &Self) -> bool {
@@ -191,6 +190,15 @@ impl<S: Storage> CausalContext<S> {
             && self
                 .cloud()
                 .all(|d| d.counter > self.vv.get(d.replica) + 1 && d.counter > 0)
+    }
+}
+
+impl<S: Storage> crate::Lattice for CausalContext<S> {
+    fn join(&mut self, other: &Self) -> Result<(), CapacityError> {
+        CausalContext::join(self, other)
+    }
+    fn leq(&self, other: &Self) -> bool {
+        CausalContext::leq(self, other)
     }
 }
 

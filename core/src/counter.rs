@@ -225,13 +225,13 @@ impl<S: Storage> CounterStore<S> {
         });
         saturate(p - n)
     }
-    fn add_delta(
+    fn add_delta<C: Storage>(
         &self,
-        cx: &CausalContext<S>,
+        cx: &CausalContext<C>,
         replica: ReplicaId,
         up: u64,
         down: u64,
-    ) -> Result<CausalCounter<S>, CapacityError> {
+    ) -> Result<Causal<Self, C>, CapacityError> {
         let (p, n) = self.0.get(replica).map_or((0, 0), |(_, v)| *v);
         let dot = cx.next_dot(replica);
         let value = (p.saturating_add(up), n.saturating_add(down));
@@ -247,25 +247,25 @@ impl<S: Storage> CounterStore<S> {
         )
     }
     /// Delta that adds `amount` as `replica`.
-    pub fn increment_delta(
+    pub fn increment_delta<C: Storage>(
         &self,
-        cx: &CausalContext<S>,
+        cx: &CausalContext<C>,
         replica: ReplicaId,
         amount: u64,
-    ) -> Result<CausalCounter<S>, CapacityError> {
+    ) -> Result<Causal<Self, C>, CapacityError> {
         self.add_delta(cx, replica, amount, 0)
     }
     /// Delta that subtracts `amount` as `replica`.
-    pub fn decrement_delta(
+    pub fn decrement_delta<C: Storage>(
         &self,
-        cx: &CausalContext<S>,
+        cx: &CausalContext<C>,
         replica: ReplicaId,
         amount: u64,
-    ) -> Result<CausalCounter<S>, CapacityError> {
+    ) -> Result<Causal<Self, C>, CapacityError> {
         self.add_delta(cx, replica, 0, amount)
     }
     /// Delta that resets the counter to 0 (removes the totals seen).
-    pub fn reset_delta(&self) -> Result<CausalCounter<S>, CapacityError> {
+    pub fn reset_delta<C: Storage>(&self) -> Result<Causal<Self, C>, CapacityError> {
         causal_delta(Self::default(), None, Some(&self.0))
     }
 }

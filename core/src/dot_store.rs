@@ -36,11 +36,7 @@ const REMOVAL_PROBE_LIMIT: u64 = 64;
 /// Implemented by [`DotFun`], [`DotMap`] and the named stores of the causal CRDTs
 /// ([`crate::AwSetStore`], [`crate::MvRegisterStore`], ...). Users rarely call these
 /// methods: they are the building blocks of [`Causal`].
-pub trait DotStore<S: Storage>: Clone + Default + PartialEq + Eq + Debug {
-    /// `true` when no dot is live.
-    fn is_bottom(&self) -> bool;
-    /// Calls `f` on every live dot.
-    fn for_each_dot(&self, f: &mut dyn FnMut(Dot));
+pub trait DotStore<S: Storage>: Dots {
     /// Joins `other` (whose context is `other_cx`) into `self` (whose context is `cx`).
     /// The caller restores `self` when this fails (see [`Causal::join`]).
     fn join_with(
@@ -55,7 +51,14 @@ pub trait DotStore<S: Storage>: Clone + Default + PartialEq + Eq + Debug {
     fn leq_with(&self, cx: &CausalContext<S>, other: &Self, other_cx: &CausalContext<S>) -> bool;
     /// `true` when every live dot is in `cx` and no nested store is empty.
     fn is_valid_under(&self, cx: &CausalContext<S>) -> bool;
+}
 
+/// Anything holding live dots: the storage-independent half of a [`DotStore`].
+pub trait Dots: Clone + Default + PartialEq + Eq + Debug {
+    /// `true` when no dot is live.
+    fn is_bottom(&self) -> bool;
+    /// Calls `f` on every live dot.
+    fn for_each_dot(&self, f: &mut dyn FnMut(Dot));
     /// `true` when `dot` is live in this store.
     fn contains_dot(&self, dot: Dot) -> bool {
         let mut found = false;
@@ -63,7 +66,7 @@ pub trait DotStore<S: Storage>: Clone + Default + PartialEq + Eq + Debug {
         found
     }
     /// A context holding exactly the live dots of this store.
-    fn dots_context(&self) -> Result<CausalContext<S>, CapacityError> {
+    fn dots_context<C: Storage>(&self) -> Result<CausalContext<C>, CapacityError> {
         let mut cx = CausalContext::new();
         let mut result = Ok(());
         self.for_each_dot(&mut |d| {
@@ -131,7 +134,7 @@ impl<V: Clone + Eq + Debug, S: Storage> DotFun<V, S> {
     }
 }
 
-impl<V: Clone + Eq + Debug, S: Storage> DotStore<S> for DotFun<V, S> {
+impl<V: Clone + Eq + Debug, S: Storage> Dots for DotFun<V, S> {
     fn is_bottom(&self) -> bool {
         self.entries.is_empty()
     }
@@ -140,11 +143,14 @@ impl<V: Clone + Eq + Debug, S: Storage> DotStore<S> for DotFun<V, S> {
             f(Dot::new(*r, *n));
         }
     }
+}
+
+impl<V: Clone + Eq + Debug, S: Storage, C: Storage> DotStore<C> for DotFun<V, S> {
     fn join_with(
         &mut self,
-        cx: &CausalContext<S>,
+        cx: &CausalContext<C>,
         other: &Self,
-        other_cx: &CausalContext<S>,
+        other_cx: &CausalContext<C>,
     ) -> Result<(), CapacityError> {
         // Entries only we hold survive unless the other side saw and dropped them.
         self.entries.retain(|r, (n, _)| {
@@ -175,16 +181,16 @@ impl<V: Clone + Eq + Debug, S: Storage> DotStore<S> for DotFun<V, S> {
         }
         Ok(())
     }
-    fn remove_covered(&mut self, cx: &CausalContext<S>) {
+    fn remove_covered(&mut self, cx: &CausalContext<C>) {
         self.entries
             .retain(|r, (n, _)| !cx.contains(Dot::new(*r, *n)));
     }
-    fn leq_with(&self, cx: &CausalContext<S>, other: &Self, _other_cx: &CausalContext<S>) -> bool {
+    fn leq_with(&self, cx: &CausalContext<C>, other: &Self, _other_cx: &CausalContext<C>) -> bool {
         other.entries.iter().all(|(r, (n, _))| {
             !cx.contains(Dot::new(*r, *n)) || self.entries.get(r).is_some_and(|(m, _)| m == n)
         })
     }
-    fn is_valid_under(&self, cx: &CausalContext<S>) -> bool {
+    fn is_valid_under(&self, cx: &CausalContext<C>) -> bool {
         self.entries
             .iter()
             .all(|(r, (n, _))| *n > 0 && cx.contains(Dot::new(*r, *n)))
@@ -198,12 +204,12 @@ impl<V: Clone + Eq + Debug, S: Storage> DotStore<S> for DotFun<V, S> {
     serialize = "K: Serialize, V: Serialize",
     deserialize = "K: Deserialize<'de>, V: Deserialize<'de>"
 ))]
-pub struct DotMap<K: Ord + Clone + Debug, V: DotStore<S>, S: Storage> {
+pub struct DotMap<K: Ord + Clone + Debug, V: Clone + Eq + Debug, S: Storage> {
     #[serde(with = "map_serde")]
     entries: S::Map<K, V>,
 }
 
-impl<K: Ord + Clone + Debug, V: DotStore<S>, S: Storage> Default for DotMap<K, V, S> {
+impl<K: Ord + Clone + Debug, V: Clone + Eq + Debug, S: Storage> Default for DotMap<K, V, S> {
     fn default() -> Self {
         DotMap {
             entries: Default::default(),
@@ -211,13 +217,13 @@ impl<K: Ord + Clone + Debug, V: DotStore<S>, S: Storage> Default for DotMap<K, V
     }
 }
 
-impl<K: Ord + Clone + Debug, V: DotStore<S>, S: Storage> Debug for DotMap<K, V, S> {
+impl<K: Ord + Clone + Debug, V: Clone + Eq + Debug, S: Storage> Debug for DotMap<K, V, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_map().entries(self.entries.iter()).finish()
     }
 }
 
-impl<K: Ord + Clone + Debug, V: DotStore<S>, S: Storage> DotMap<K, V, S> {
+impl<K: Ord + Clone + Debug, V: Clone + Eq + Debug, S: Storage> DotMap<K, V, S> {
     /// Number of present keys.
     pub fn len(&self) -> usize {
         self.entries.len()
@@ -239,7 +245,10 @@ impl<K: Ord + Clone + Debug, V: DotStore<S>, S: Storage> DotMap<K, V, S> {
         self.entries.iter()
     }
     /// A map holding `value` under `key` (nothing when `value` is empty).
-    pub fn single(key: K, value: V) -> Result<Self, CapacityError> {
+    pub fn single(key: K, value: V) -> Result<Self, CapacityError>
+    where
+        V: Dots,
+    {
         let mut out = Self::default();
         if !value.is_bottom() {
             out.entries.insert(key, value)?;
@@ -247,12 +256,15 @@ impl<K: Ord + Clone + Debug, V: DotStore<S>, S: Storage> DotMap<K, V, S> {
         Ok(out)
     }
     /// `true` when `other_cx` may remove live dots of keys that `other` does not hold.
-    fn join_may_remove_absent(
+    fn join_may_remove_absent<C: Storage>(
         &self,
-        cx: &CausalContext<S>,
+        cx: &CausalContext<C>,
         other: &Self,
-        other_cx: &CausalContext<S>,
-    ) -> bool {
+        other_cx: &CausalContext<C>,
+    ) -> bool
+    where
+        V: DotStore<C>,
+    {
         if self.entries.is_empty() {
             return false;
         }
@@ -265,7 +277,7 @@ impl<K: Ord + Clone + Debug, V: DotStore<S>, S: Storage> DotMap<K, V, S> {
     }
 }
 
-impl<K: Ord + Clone + Debug, V: DotStore<S>, S: Storage> DotStore<S> for DotMap<K, V, S> {
+impl<K: Ord + Clone + Debug, V: Dots, S: Storage> Dots for DotMap<K, V, S> {
     fn is_bottom(&self) -> bool {
         self.entries.is_empty()
     }
@@ -274,11 +286,16 @@ impl<K: Ord + Clone + Debug, V: DotStore<S>, S: Storage> DotStore<S> for DotMap<
             v.for_each_dot(f);
         }
     }
+}
+
+impl<K: Ord + Clone + Debug, V: DotStore<C>, S: Storage, C: Storage> DotStore<C>
+    for DotMap<K, V, S>
+{
     fn join_with(
         &mut self,
-        cx: &CausalContext<S>,
+        cx: &CausalContext<C>,
         other: &Self,
-        other_cx: &CausalContext<S>,
+        other_cx: &CausalContext<C>,
     ) -> Result<(), CapacityError> {
         if self.join_may_remove_absent(cx, other, other_cx) {
             self.entries.retain(|k, v| {
@@ -305,20 +322,20 @@ impl<K: Ord + Clone + Debug, V: DotStore<S>, S: Storage> DotStore<S> for DotMap<
         }
         Ok(())
     }
-    fn remove_covered(&mut self, cx: &CausalContext<S>) {
+    fn remove_covered(&mut self, cx: &CausalContext<C>) {
         self.entries.retain(|_, v| {
             v.remove_covered(cx);
             !v.is_bottom()
         });
     }
-    fn leq_with(&self, cx: &CausalContext<S>, other: &Self, other_cx: &CausalContext<S>) -> bool {
+    fn leq_with(&self, cx: &CausalContext<C>, other: &Self, other_cx: &CausalContext<C>) -> bool {
         let empty = V::default();
         other.entries.iter().all(|(k, v2)| {
             let v1 = self.entries.get(k).unwrap_or(&empty);
             v1.leq_with(cx, v2, other_cx)
         })
     }
-    fn is_valid_under(&self, cx: &CausalContext<S>) -> bool {
+    fn is_valid_under(&self, cx: &CausalContext<C>) -> bool {
         self.entries
             .iter()
             .all(|(_, v)| !v.is_bottom() && v.is_valid_under(cx))
@@ -440,7 +457,7 @@ impl<T: DotStore<S>, S: Storage> Lattice for Causal<T, S> {
 
 /// Builds the delta of a causal mutation: `store` with `new_dot` (if any) and the live
 /// dots of `overwritten` in its context, so joining it replaces what it overwrote.
-pub(crate) fn causal_delta<T: DotStore<S>, O: DotStore<S>, S: Storage>(
+pub(crate) fn causal_delta<T: DotStore<S>, O: Dots, S: Storage>(
     store: T,
     new_dot: Option<Dot>,
     overwritten: Option<&O>,
@@ -465,6 +482,6 @@ pub trait Embed<S: Storage> {
     type Store: DotStore<S>;
 }
 
-impl<T: DotStore<S>, S: Storage> Embed<S> for Causal<T, S> {
+impl<T: DotStore<S> + DotStore<M>, S: Storage, M: Storage> Embed<M> for Causal<T, S> {
     type Store = T;
 }

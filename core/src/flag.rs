@@ -41,11 +41,11 @@ impl<S: Storage> EwFlagStore<S> {
         !self.0.is_empty()
     }
     /// Delta that enables the flag, made by `replica`.
-    pub fn enable_delta(
+    pub fn enable_delta<C: Storage>(
         &self,
-        cx: &CausalContext<S>,
+        cx: &CausalContext<C>,
         replica: ReplicaId,
-    ) -> Result<EwFlag<S>, CapacityError> {
+    ) -> Result<Causal<Self, C>, CapacityError> {
         let dot = cx.next_dot(replica);
         causal_delta(
             EwFlagStore(DotSet::single(dot, ())?),
@@ -54,7 +54,7 @@ impl<S: Storage> EwFlagStore<S> {
         )
     }
     /// Delta that disables the flag (removes the enables seen).
-    pub fn disable_delta(&self) -> Result<EwFlag<S>, CapacityError> {
+    pub fn disable_delta<C: Storage>(&self) -> Result<Causal<Self, C>, CapacityError> {
         causal_delta(Self::default(), None, Some(&self.0))
     }
 }
@@ -104,12 +104,12 @@ impl<S: Storage> DwFlagStore<S> {
     pub fn value(&self) -> bool {
         !self.0.is_empty() && self.0.iter().all(|(_, on)| *on)
     }
-    fn write_delta(
+    fn write_delta<C: Storage>(
         &self,
-        cx: &CausalContext<S>,
+        cx: &CausalContext<C>,
         replica: ReplicaId,
         on: bool,
-    ) -> Result<DwFlag<S>, CapacityError> {
+    ) -> Result<Causal<Self, C>, CapacityError> {
         let dot = cx.next_dot(replica);
         causal_delta(
             DwFlagStore(DotFun::single(dot, on)?),
@@ -118,19 +118,19 @@ impl<S: Storage> DwFlagStore<S> {
         )
     }
     /// Delta that enables the flag, made by `replica`.
-    pub fn enable_delta(
+    pub fn enable_delta<C: Storage>(
         &self,
-        cx: &CausalContext<S>,
+        cx: &CausalContext<C>,
         replica: ReplicaId,
-    ) -> Result<DwFlag<S>, CapacityError> {
+    ) -> Result<Causal<Self, C>, CapacityError> {
         self.write_delta(cx, replica, true)
     }
     /// Delta that disables the flag, made by `replica`; it wins over concurrent enables.
-    pub fn disable_delta(
+    pub fn disable_delta<C: Storage>(
         &self,
-        cx: &CausalContext<S>,
+        cx: &CausalContext<C>,
         replica: ReplicaId,
-    ) -> Result<DwFlag<S>, CapacityError> {
+    ) -> Result<Causal<Self, C>, CapacityError> {
         self.write_delta(cx, replica, false)
     }
 }

@@ -127,7 +127,7 @@ pub use causal_context::CausalContext;
 pub use clock::{Dot, HlcTimestamp, HybridClock, LamportClock, ReplicaId};
 pub use codec::{WIRE_VERSION, WireFormat};
 pub use counter::{CausalCounter, CounterStore, GCounter, PNCounter};
-pub use dot_store::{Causal, DotFun, DotMap, DotSet, DotStore, Embed};
+pub use dot_store::{Causal, DotFun, DotMap, DotSet, DotStore, Dots, Embed};
 pub use error::{CapacityError, DecodeError, EncodeError};
 pub use flag::{DwFlag, DwFlagStore, EwFlag, EwFlagStore};
 pub use gset::{GSet, TwoPSet};

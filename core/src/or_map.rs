@@ -5,7 +5,7 @@ use core::fmt::Debug;
 use serde::{Deserialize, Serialize};
 
 use crate::CausalContext;
-use crate::dot_store::{Causal, DotMap, DotStore, Embed, causal_delta};
+use crate::dot_store::{Causal, DotMap, DotStore, Dots, Embed, causal_delta};
 use crate::error::CapacityError;
 use crate::macros::newtype_dot_store;
 use crate::storage::Storage;
@@ -61,11 +61,11 @@ pub type OrMap<K, V, S> = Causal<OrMapStore<K, <V as Embed<S>>::Store, S>, S>;
         deserialize = "K: Deserialize<'de>, V: Deserialize<'de>"
     )
 )]
-pub struct OrMapStore<K: Ord + Clone + Debug, V: DotStore<S>, S: Storage>(DotMap<K, V, S>);
+pub struct OrMapStore<K: Ord + Clone + Debug, V: Dots, S: Storage>(DotMap<K, V, S>);
 
-newtype_dot_store!(impl[K: Ord + Clone + Debug, V: DotStore<S>, S: Storage] OrMapStore<K, V, S>);
+newtype_dot_store!(impl[K: Ord + Clone + Debug, V: Dots, S: Storage] OrMapStore<K, V, S> where V: DotStore<C>);
 
-impl<K: Ord + Clone + Debug, V: DotStore<S>, S: Storage> OrMapStore<K, V, S> {
+impl<K: Ord + Clone + Debug, V: Dots, S: Storage> OrMapStore<K, V, S> {
     /// The value under `key`.
     pub fn get(&self, key: &K) -> Option<&V> {
         self.0.get(key)
@@ -95,12 +95,15 @@ impl<K: Ord + Clone + Debug, V: DotStore<S>, S: Storage> OrMapStore<K, V, S> {
     /// `mutator` receives the current value (empty if the key is absent) and the map's
     /// causal context, and returns the value's delta, e.g.
     /// `|set, cx| set.add_delta(cx, replica, x)`.
-    pub fn update_delta(
+    pub fn update_delta<C: Storage>(
         &self,
-        cx: &CausalContext<S>,
+        cx: &CausalContext<C>,
         key: &K,
-        mutator: impl FnOnce(&V, &CausalContext<S>) -> Result<Causal<V, S>, CapacityError>,
-    ) -> Result<Causal<Self, S>, CapacityError> {
+        mutator: impl FnOnce(&V, &CausalContext<C>) -> Result<Causal<V, C>, CapacityError>,
+    ) -> Result<Causal<Self, C>, CapacityError>
+    where
+        V: DotStore<C>,
+    {
         let empty = V::default();
         let current = self.0.get(key).unwrap_or(&empty);
         let (value_delta, context) = mutator(current, cx)?.into_parts();
@@ -109,11 +112,17 @@ impl<K: Ord + Clone + Debug, V: DotStore<S>, S: Storage> OrMapStore<K, V, S> {
         Ok(Causal::from_parts_unchecked(store, context))
     }
     /// Delta that removes `key` (the updates to it seen so far). Bottom if absent.
-    pub fn remove_delta(&self, key: &K) -> Result<Causal<Self, S>, CapacityError> {
+    pub fn remove_delta<C: Storage>(&self, key: &K) -> Result<Causal<Self, C>, CapacityError>
+    where
+        V: DotStore<C>,
+    {
         causal_delta(Self::default(), None, self.0.get(key))
     }
     /// Delta that removes every key seen so far.
-    pub fn clear_delta(&self) -> Result<Causal<Self, S>, CapacityError> {
+    pub fn clear_delta<C: Storage>(&self) -> Result<Causal<Self, C>, CapacityError>
+    where
+        V: DotStore<C>,
+    {
         causal_delta(Self::default(), None, Some(&self.0))
     }
 }

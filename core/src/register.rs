@@ -57,18 +57,18 @@ impl<V: Clone + Eq + Debug, S: Storage> MvRegisterStore<V, S> {
         self.0.len() > 1
     }
     /// Delta that writes `value` as `replica`, replacing every value seen.
-    pub fn write_delta(
+    pub fn write_delta<C: Storage>(
         &self,
-        cx: &CausalContext<S>,
+        cx: &CausalContext<C>,
         replica: ReplicaId,
         value: V,
-    ) -> Result<MvRegister<V, S>, CapacityError> {
+    ) -> Result<Causal<Self, C>, CapacityError> {
         let dot = cx.next_dot(replica);
         let store = MvRegisterStore(DotFun::single(dot, value)?);
         causal_delta(store, Some(dot), Some(&self.0))
     }
     /// Delta that clears the register (removes every value seen).
-    pub fn clear_delta(&self) -> Result<MvRegister<V, S>, CapacityError> {
+    pub fn clear_delta<C: Storage>(&self) -> Result<Causal<Self, C>, CapacityError> {
         causal_delta(Self::default(), None, Some(&self.0))
     }
 }
@@ -202,13 +202,13 @@ impl<V: Clone + Eq + Debug, T: Ord + Copy + Debug, S: Storage> LwwStore<V, T, S>
         self.winner().map(|(t, r, _)| (t, r))
     }
     /// Delta that writes `value` as `replica` at `timestamp`, replacing what it has seen.
-    pub fn set_delta(
+    pub fn set_delta<C: Storage>(
         &self,
-        cx: &CausalContext<S>,
+        cx: &CausalContext<C>,
         replica: ReplicaId,
         timestamp: T,
         value: V,
-    ) -> Result<Causal<Self, S>, CapacityError> {
+    ) -> Result<Causal<Self, C>, CapacityError> {
         let dot = cx.next_dot(replica);
         let store = LwwStore(DotFun::single(dot, (timestamp, value))?);
         causal_delta(store, Some(dot), Some(&self.0))

@@ -168,6 +168,15 @@ impl<S: Storage> PartialOrd for VersionVector<S> {
     }
 }
 
+impl<S: Storage> crate::Lattice for VersionVector<S> {
+    fn join(&mut self, other: &Self) -> Result<(), CapacityError> {
+        VersionVector::join(self, other)
+    }
+    fn leq(&self, other: &Self) -> bool {
+        VersionVector::leq(self, other)
+    }
+}
+
 #[cfg(feature = "defmt")]
 impl<S: Storage> defmt::Format for VersionVector<S> {
     fn format(&self, f: defmt::Formatter<'_>) {
