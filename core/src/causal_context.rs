@@ -27,7 +27,7 @@ use crate::{Dot, ReplicaId, VersionVector};
 /// assert_eq!(cx.version_vector().get(r), 2);
 /// # Ok::<(), starling_core::CapacityError>(())
 /// ```
-#[derive(Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Default, PartialEq, Serialize)]
 #[serde(bound = "")]
 pub struct CausalContext<S: Storage> {
     vv: VersionVector<S>,
@@ -208,3 +208,5 @@ impl<S: Storage> defmt::Format for CausalContext<S> {
         defmt::write!(f, "CausalContext({}, cloud {})", self.vv, self.cloud.len());
     }
 }
+
+impl<S: Storage> Eq for CausalContext<S> {}

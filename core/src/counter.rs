@@ -25,7 +25,7 @@ use crate::{CausalContext, ReplicaId};
 /// assert_eq!(x.value(), 5);
 /// # Ok::<(), starling_core::CapacityError>(())
 /// ```
-#[derive(Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Default, PartialEq, Serialize)]
 #[serde(bound = "")]
 pub struct GCounter<S: Storage> {
     #[serde(with = "map_serde")]
@@ -125,7 +125,7 @@ impl<S: Storage> Lattice for GCounter<S> {
 /// assert_eq!(x.value(), -2);
 /// # Ok::<(), starling_core::CapacityError>(())
 /// ```
-#[derive(Clone, Default, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[derive(Clone, Default, PartialEq, Debug, Serialize, Deserialize)]
 #[serde(bound = "")]
 pub struct PNCounter<S: Storage> {
     increments: GCounter<S>,
@@ -211,7 +211,7 @@ pub type CausalCounter<S> = Causal<CounterStore<S>, S>;
 
 /// The dot store of a [`CausalCounter`]: per replica, one dot carrying its running
 /// `(increments, decrements)`. Fixed storage holds `R` entries of 32 bytes.
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
 #[serde(transparent, bound = "")]
 pub struct CounterStore<S: Storage>(DotFun<(u64, u64), S>);
 
@@ -292,3 +292,6 @@ impl<S: Storage> Embed<S> for GCounter<S> {
 impl<S: Storage> Embed<S> for PNCounter<S> {
     type Store = CounterStore<S>;
 }
+
+impl<S: Storage> Eq for GCounter<S> {}
+impl<S: Storage> Eq for PNCounter<S> {}

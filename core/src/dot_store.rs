@@ -54,7 +54,7 @@ pub trait DotStore<S: Storage>: Dots {
 }
 
 /// Anything holding live dots: the storage-independent half of a [`DotStore`].
-pub trait Dots: Clone + Default + PartialEq + Eq + Debug {
+pub trait Dots: Clone + Default + PartialEq + Debug {
     /// `true` when no dot is live.
     fn is_bottom(&self) -> bool;
     /// Calls `f` on every live dot.
@@ -81,14 +81,14 @@ pub trait Dots: Clone + Default + PartialEq + Eq + Debug {
 /// At most one live dot per replica, each carrying a value: the store of registers,
 /// flags and counters. Fixed storage holds `R` entries of
 /// `size_of::<(ReplicaId, (u64, V))>()` bytes.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(bound(serialize = "V: Serialize", deserialize = "V: Deserialize<'de>"))]
-pub struct DotFun<V: Clone + Eq + Debug, S: Storage> {
+pub struct DotFun<V: Clone + PartialEq + Debug, S: Storage> {
     #[serde(with = "map_serde")]
     entries: S::Concurrent<(u64, V)>,
 }
 
-impl<V: Clone + Eq + Debug, S: Storage> Default for DotFun<V, S> {
+impl<V: Clone + PartialEq + Debug, S: Storage> Default for DotFun<V, S> {
     fn default() -> Self {
         DotFun {
             entries: Default::default(),
@@ -99,7 +99,7 @@ impl<V: Clone + Eq + Debug, S: Storage> Default for DotFun<V, S> {
 /// A set of live dots, at most one per replica.
 pub type DotSet<S> = DotFun<(), S>;
 
-impl<V: Clone + Eq + Debug, S: Storage> Debug for DotFun<V, S> {
+impl<V: Clone + PartialEq + Debug, S: Storage> Debug for DotFun<V, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_map()
             .entries(self.entries.iter().map(|(r, (n, v))| (Dot::new(*r, *n), v)))
@@ -107,7 +107,7 @@ impl<V: Clone + Eq + Debug, S: Storage> Debug for DotFun<V, S> {
     }
 }
 
-impl<V: Clone + Eq + Debug, S: Storage> DotFun<V, S> {
+impl<V: Clone + PartialEq + Debug, S: Storage> DotFun<V, S> {
     /// Number of live dots.
     pub fn len(&self) -> usize {
         self.entries.len()
@@ -134,7 +134,7 @@ impl<V: Clone + Eq + Debug, S: Storage> DotFun<V, S> {
     }
 }
 
-impl<V: Clone + Eq + Debug, S: Storage> Dots for DotFun<V, S> {
+impl<V: Clone + PartialEq + Debug, S: Storage> Dots for DotFun<V, S> {
     fn is_bottom(&self) -> bool {
         self.entries.is_empty()
     }
@@ -145,7 +145,7 @@ impl<V: Clone + Eq + Debug, S: Storage> Dots for DotFun<V, S> {
     }
 }
 
-impl<V: Clone + Eq + Debug, S: Storage, C: Storage> DotStore<C> for DotFun<V, S> {
+impl<V: Clone + PartialEq + Debug, S: Storage, C: Storage> DotStore<C> for DotFun<V, S> {
     fn join_with(
         &mut self,
         cx: &CausalContext<C>,
@@ -199,17 +199,17 @@ impl<V: Clone + Eq + Debug, S: Storage, C: Storage> DotStore<C> for DotFun<V, S>
 
 /// Keys mapped to nested dot stores; a key is present while its store holds a live dot.
 /// Fixed storage holds `N` entries of `size_of::<(K, V)>()` bytes.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(bound(
     serialize = "K: Serialize, V: Serialize",
     deserialize = "K: Deserialize<'de>, V: Deserialize<'de>"
 ))]
-pub struct DotMap<K: Ord + Clone + Debug, V: Clone + Eq + Debug, S: Storage> {
+pub struct DotMap<K: Ord + Clone + Debug, V: Clone + PartialEq + Debug, S: Storage> {
     #[serde(with = "map_serde")]
     entries: S::Map<K, V>,
 }
 
-impl<K: Ord + Clone + Debug, V: Clone + Eq + Debug, S: Storage> Default for DotMap<K, V, S> {
+impl<K: Ord + Clone + Debug, V: Clone + PartialEq + Debug, S: Storage> Default for DotMap<K, V, S> {
     fn default() -> Self {
         DotMap {
             entries: Default::default(),
@@ -217,13 +217,13 @@ impl<K: Ord + Clone + Debug, V: Clone + Eq + Debug, S: Storage> Default for DotM
     }
 }
 
-impl<K: Ord + Clone + Debug, V: Clone + Eq + Debug, S: Storage> Debug for DotMap<K, V, S> {
+impl<K: Ord + Clone + Debug, V: Clone + PartialEq + Debug, S: Storage> Debug for DotMap<K, V, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_map().entries(self.entries.iter()).finish()
     }
 }
 
-impl<K: Ord + Clone + Debug, V: Clone + Eq + Debug, S: Storage> DotMap<K, V, S> {
+impl<K: Ord + Clone + Debug, V: Clone + PartialEq + Debug, S: Storage> DotMap<K, V, S> {
     /// Number of present keys.
     pub fn len(&self) -> usize {
         self.entries.len()
@@ -348,7 +348,7 @@ impl<K: Ord + Clone + Debug, V: DotStore<C>, S: Storage, C: Storage> DotStore<C>
 /// [`crate::MvRegister`], [`crate::EwFlag`], [`crate::DwFlag`], [`crate::OrMap`] and
 /// [`crate::CausalCounter`]. It dereferences to the store, so the read methods of
 /// the store (`contains`, `value`, `get`, ...) work directly on the state.
-#[derive(Clone, PartialEq, Eq, Serialize)]
+#[derive(Clone, PartialEq, Serialize)]
 #[serde(bound(serialize = "T: Serialize"))]
 pub struct Causal<T: DotStore<S>, S: Storage> {
     store: T,

@@ -29,7 +29,7 @@ use crate::{CausalContext, ReplicaId};
 pub type EwFlag<S> = Causal<EwFlagStore<S>, S>;
 
 /// The dot store of an [`EwFlag`]: the live enables.
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
 #[serde(transparent, bound = "")]
 pub struct EwFlagStore<S: Storage>(DotSet<S>);
 
@@ -93,7 +93,7 @@ impl<S: Storage> EwFlag<S> {
 pub type DwFlag<S> = Causal<DwFlagStore<S>, S>;
 
 /// The dot store of a [`DwFlag`]: live enables (`true`) and disables (`false`).
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
 #[serde(transparent, bound = "")]
 pub struct DwFlagStore<S: Storage>(DotFun<bool, S>);
 

@@ -23,7 +23,7 @@ use crate::storage::{SortedMap, Storage, set_serde};
 /// assert_eq!(x.iter().copied().collect::<Vec<_>>(), [1, 2]);
 /// # Ok::<(), starling_core::CapacityError>(())
 /// ```
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(bound(serialize = "E: Serialize", deserialize = "E: Deserialize<'de>"))]
 pub struct GSet<E: Ord + Clone + Debug, S: Storage> {
     #[serde(with = "set_serde")]
@@ -118,7 +118,7 @@ impl<E: Ord + Clone + Debug, S: Storage> Lattice for GSet<E, S> {
 /// assert!(!x.contains(&1));
 /// # Ok::<(), starling_core::CapacityError>(())
 /// ```
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
 #[serde(bound(serialize = "E: Serialize", deserialize = "E: Deserialize<'de>"))]
 pub struct TwoPSet<E: Ord + Clone + Debug, S: Storage> {
     added: GSet<E, S>,
@@ -198,3 +198,6 @@ impl<E: Ord + Clone + Debug, S: Storage> Lattice for TwoPSet<E, S> {
         self.added.leq(&other.added) && self.removed.leq(&other.removed)
     }
 }
+
+impl<E: Ord + Clone + Debug, S: Storage> Eq for GSet<E, S> {}
+impl<E: Ord + Clone + Debug, S: Storage> Eq for TwoPSet<E, S> {}

@@ -25,14 +25,19 @@ use crate::storage::Storage;
 /// value holds anything; emptying the value (clearing a set, resetting a counter)
 /// removes the key.
 ///
-/// In fixed storage the map holds `N` keys of `size_of::<(K, V::Store)>()` bytes; a
-/// nested value's own tables use its storage parameter.
+/// In fixed storage the map holds `N` keys of `size_of::<(K, V::Store)>()` bytes each
+/// (for `u16` keys and `LwwRegister<f32>` values with `R = 4`: 144 bytes on a 64-bit
+/// host), plus 16 bytes per key for the dot cloud. A nested value's own tables use its
+/// own storage parameter, so inner maps and sets can be smaller than the outer map.
+///
+/// Create one with `Default::default()` (the alias names the value type through a
+/// projection, so `OrMap::default()` cannot infer it).
 ///
 /// ```
 /// use starling_core::{Fixed, HybridClock, Lattice, LwwRegister, OrMap, PNCounter, ReplicaId};
 /// type S = Fixed<8, 4>;
 /// // sensor name -> last reading
-/// let mut readings: OrMap<&str, LwwRegister<f32>, S> = OrMap::default();
+/// let mut readings: OrMap<&str, LwwRegister<f32>, S> = Default::default();
 /// let a = ReplicaId(1);
 /// let mut clock = HybridClock::new();
 /// let stamp = clock.now(1_000);
@@ -40,12 +45,12 @@ use crate::storage::Storage;
 /// assert_eq!(readings.get(&"temp").and_then(|r| r.value()), Some(&21.5));
 ///
 /// // name -> counter
-/// let mut events: OrMap<&str, PNCounter<S>, S> = OrMap::default();
+/// let mut events: OrMap<&str, PNCounter<S>, S> = Default::default();
 /// events.update(&"boot", |c, cx| c.increment_delta(cx, a, 1))?;
 /// assert_eq!(events.get(&"boot").map(|c| c.value()), Some(1));
 ///
 /// // another replica receives the delta
-/// let mut other = OrMap::default();
+/// let mut other: OrMap<&str, LwwRegister<f32>, S> = Default::default();
 /// other.join(&delta)?;
 /// assert_eq!(other, readings);
 /// # Ok::<(), starling_core::CapacityError>(())
@@ -53,7 +58,7 @@ use crate::storage::Storage;
 pub type OrMap<K, V, S> = Causal<OrMapStore<K, <V as Embed<S>>::Store, S>, S>;
 
 /// The dot store of an [`OrMap`]: keys to nested dot stores.
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
 #[serde(
     transparent,
     bound(

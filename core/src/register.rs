@@ -34,16 +34,16 @@ use crate::{CausalContext, HlcTimestamp, ReplicaId};
 pub type MvRegister<V, S> = Causal<MvRegisterStore<V, S>, S>;
 
 /// The dot store of an [`MvRegister`]: one value per live write.
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
 #[serde(
     transparent,
     bound(serialize = "V: Serialize", deserialize = "V: Deserialize<'de>")
 )]
-pub struct MvRegisterStore<V: Clone + Eq + Debug, S: Storage>(DotFun<V, S>);
+pub struct MvRegisterStore<V: Clone + PartialEq + Debug, S: Storage>(DotFun<V, S>);
 
-newtype_dot_store!(impl[V: Clone + Eq + Debug, S: Storage] MvRegisterStore<V, S>);
+newtype_dot_store!(impl[V: Clone + PartialEq + Debug, S: Storage] MvRegisterStore<V, S>);
 
-impl<V: Clone + Eq + Debug, S: Storage> MvRegisterStore<V, S> {
+impl<V: Clone + PartialEq + Debug, S: Storage> MvRegisterStore<V, S> {
     /// The current values: one per concurrent write (none before the first write).
     pub fn values(&self) -> impl DoubleEndedIterator<Item = &V> + '_ {
         self.0.iter().map(|(_, v)| v)
@@ -73,7 +73,7 @@ impl<V: Clone + Eq + Debug, S: Storage> MvRegisterStore<V, S> {
     }
 }
 
-impl<V: Clone + Eq + Debug, S: Storage> MvRegister<V, S> {
+impl<V: Clone + PartialEq + Debug, S: Storage> MvRegister<V, S> {
     /// Writes `value` as `replica`; returns the delta.
     pub fn write(&mut self, replica: ReplicaId, value: V) -> Result<Self, CapacityError> {
         self.apply(|s, cx| s.write_delta(cx, replica, value))
@@ -109,7 +109,7 @@ impl<V: Clone + Eq + Debug, S: Storage> MvRegister<V, S> {
 /// assert_eq!(x.value(), Some(&21.0));
 /// # Ok::<(), starling_core::CapacityError>(())
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(bound(
     serialize = "V: Serialize, T: Serialize",
     deserialize = "V: Deserialize<'de>, T: Deserialize<'de>"
@@ -174,7 +174,7 @@ impl<V: Clone + PartialEq + Debug, T: Ord + Copy + Debug> Lattice for LwwRegiste
 /// The form of an [`LwwRegister`] inside an [`crate::OrMap`]: each live write carries
 /// its stamp, and the value read is the one with the greatest `(timestamp, replica)`.
 /// A write replaces every write it has seen, so normally one entry is live.
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
 #[serde(
     transparent,
     bound(
@@ -182,11 +182,13 @@ impl<V: Clone + PartialEq + Debug, T: Ord + Copy + Debug> Lattice for LwwRegiste
         deserialize = "V: Deserialize<'de>, T: Deserialize<'de>"
     )
 )]
-pub struct LwwStore<V: Clone + Eq + Debug, T: Ord + Copy + Debug, S: Storage>(DotFun<(T, V), S>);
+pub struct LwwStore<V: Clone + PartialEq + Debug, T: Ord + Copy + Debug, S: Storage>(
+    DotFun<(T, V), S>,
+);
 
-newtype_dot_store!(impl[V: Clone + Eq + Debug, T: Ord + Copy + Debug, S: Storage] LwwStore<V, T, S>);
+newtype_dot_store!(impl[V: Clone + PartialEq + Debug, T: Ord + Copy + Debug, S: Storage] LwwStore<V, T, S>);
 
-impl<V: Clone + Eq + Debug, T: Ord + Copy + Debug, S: Storage> LwwStore<V, T, S> {
+impl<V: Clone + PartialEq + Debug, T: Ord + Copy + Debug, S: Storage> LwwStore<V, T, S> {
     fn winner(&self) -> Option<(T, ReplicaId, &V)> {
         self.0
             .iter()
@@ -215,6 +217,8 @@ impl<V: Clone + Eq + Debug, T: Ord + Copy + Debug, S: Storage> LwwStore<V, T, S>
     }
 }
 
-impl<V: Clone + Eq + Debug, T: Ord + Copy + Debug, S: Storage> Embed<S> for LwwRegister<V, T> {
+impl<V: Clone + PartialEq + Debug, T: Ord + Copy + Debug, S: Storage> Embed<S>
+    for LwwRegister<V, T>
+{
     type Store = LwwStore<V, T, S>;
 }

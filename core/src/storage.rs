@@ -36,11 +36,11 @@ pub trait Storage:
     /// [`CapacityError`].
     const BOUNDED: bool;
     /// A table of elements or keys: set elements, map keys, the dot cloud.
-    type Map<K: Ord + Clone + Debug, V: Clone + Eq + Debug>: SortedMap<Key = K, Value = V>;
+    type Map<K: Ord + Clone + Debug, V: Clone + PartialEq + Debug>: SortedMap<Key = K, Value = V>;
     /// A table with one entry per replica: version vectors and counters.
-    type Replicas<V: Clone + Eq + Debug>: SortedMap<Key = ReplicaId, Value = V>;
+    type Replicas<V: Clone + PartialEq + Debug>: SortedMap<Key = ReplicaId, Value = V>;
     /// A table of concurrent dots of one element or value: usually a single entry.
-    type Concurrent<V: Clone + Eq + Debug>: SortedMap<Key = ReplicaId, Value = V>;
+    type Concurrent<V: Clone + PartialEq + Debug>: SortedMap<Key = ReplicaId, Value = V>;
 }
 
 /// Allocation-free storage: at most `N` entries per element table, `R` per replica
@@ -55,11 +55,11 @@ impl<const N: usize, const R: usize> sealed::Sealed for Fixed<N, R> {}
 
 impl<const N: usize, const R: usize> Storage for Fixed<N, R> {
     const BOUNDED: bool = true;
-    type Map<K: Ord + Clone + Debug, V: Clone + Eq + Debug> =
+    type Map<K: Ord + Clone + Debug, V: Clone + PartialEq + Debug> =
         SortedVecMap<K, V, heapless::Vec<(K, V), N>>;
-    type Replicas<V: Clone + Eq + Debug> =
+    type Replicas<V: Clone + PartialEq + Debug> =
         SortedVecMap<ReplicaId, V, heapless::Vec<(ReplicaId, V), R>>;
-    type Concurrent<V: Clone + Eq + Debug> =
+    type Concurrent<V: Clone + PartialEq + Debug> =
         SortedVecMap<ReplicaId, V, heapless::Vec<(ReplicaId, V), R>>;
 }
 
@@ -74,19 +74,19 @@ impl sealed::Sealed for Growable {}
 #[cfg(feature = "alloc")]
 impl Storage for Growable {
     const BOUNDED: bool = false;
-    type Map<K: Ord + Clone + Debug, V: Clone + Eq + Debug> = TreeMap<K, V>;
-    type Replicas<V: Clone + Eq + Debug> =
+    type Map<K: Ord + Clone + Debug, V: Clone + PartialEq + Debug> = TreeMap<K, V>;
+    type Replicas<V: Clone + PartialEq + Debug> =
         SortedVecMap<ReplicaId, V, smallvec::SmallVec<[(ReplicaId, V); 4]>>;
-    type Concurrent<V: Clone + Eq + Debug> =
+    type Concurrent<V: Clone + PartialEq + Debug> =
         SortedVecMap<ReplicaId, V, smallvec::SmallVec<[(ReplicaId, V); 1]>>;
 }
 
 /// A map kept in ascending key order: the one table abstraction every CRDT uses.
-pub trait SortedMap: Clone + Default + Debug + PartialEq + Eq {
+pub trait SortedMap: Clone + Default + Debug + PartialEq {
     /// The key type.
     type Key: Ord + Clone + Debug;
     /// The value type.
-    type Value: Clone + Eq + Debug;
+    type Value: Clone + PartialEq + Debug;
 
     /// Number of entries.
     fn len(&self) -> usize;
@@ -135,7 +135,7 @@ pub enum PushError {
 }
 
 /// A contiguous backing for [`SortedVecMap`]: `heapless::Vec` or `smallvec::SmallVec`.
-pub trait VecBacking: Clone + Default + Debug + PartialEq + Eq {
+pub trait VecBacking: Clone + Default + Debug + PartialEq {
     /// The element type: a `(key, value)` pair.
     type Item;
     /// The entries.
@@ -154,7 +154,7 @@ pub trait VecBacking: Clone + Default + Debug + PartialEq + Eq {
     fn clear(&mut self);
 }
 
-impl<T: Clone + Debug + Eq, const N: usize> VecBacking for heapless::Vec<T, N> {
+impl<T: Clone + Debug + PartialEq, const N: usize> VecBacking for heapless::Vec<T, N> {
     type Item = T;
     fn as_slice(&self) -> &[T] {
         self
@@ -180,7 +180,7 @@ impl<T: Clone + Debug + Eq, const N: usize> VecBacking for heapless::Vec<T, N> {
 }
 
 #[cfg(feature = "alloc")]
-impl<T: Clone + Debug + Eq, const M: usize> VecBacking for smallvec::SmallVec<[T; M]> {
+impl<T: Clone + Debug + PartialEq, const M: usize> VecBacking for smallvec::SmallVec<[T; M]> {
     type Item = T;
     fn as_slice(&self) -> &[T] {
         self
@@ -239,7 +239,7 @@ impl<B, K, V> SortedMap for SortedVecMap<K, V, B>
 where
     B: VecBacking<Item = (K, V)>,
     K: Ord + Clone + Debug,
-    V: Clone + Eq + Debug,
+    V: Clone + PartialEq + Debug,
 {
     type Key = K;
     type Value = V;
@@ -306,7 +306,7 @@ impl<K, V> Default for TreeMap<K, V> {
 }
 
 #[cfg(feature = "alloc")]
-impl<K: Ord + Clone + Debug, V: Clone + Eq + Debug> SortedMap for TreeMap<K, V> {
+impl<K: Ord + Clone + Debug, V: Clone + PartialEq + Debug> SortedMap for TreeMap<K, V> {
     type Key = K;
     type Value = V;
 

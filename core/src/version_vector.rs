@@ -10,7 +10,7 @@ use crate::storage::{SortedMap, Storage, map_serde};
 use crate::{Dot, ReplicaId};
 
 /// How two version vectors (or two causal histories) relate.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum CausalOrder {
     /// The left history is strictly included in the right one.
@@ -41,7 +41,7 @@ pub enum CausalOrder {
 /// assert_eq!(x.causal_order(&y), CausalOrder::Before);
 /// # Ok::<(), starling_core::CapacityError>(())
 /// ```
-#[derive(Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Default, PartialEq, Serialize)]
 #[serde(bound = "")]
 pub struct VersionVector<S: Storage> {
     #[serde(with = "map_serde")]
@@ -188,3 +188,5 @@ impl<S: Storage> defmt::Format for VersionVector<S> {
         );
     }
 }
+
+impl<S: Storage> Eq for VersionVector<S> {}
