@@ -6,33 +6,40 @@ use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::error::CapacityError;
-use crate::storage::{SortedMap, Storage, set_serde};
+use crate::storage::{SortedMap, Storage, map_serde};
 use crate::{Dot, ReplicaId, VersionVector};
 
 /// The set of dots (events) a causal CRDT state has seen: a [`VersionVector`] for the
-/// contiguous prefix of each replica's events plus a *dot cloud* of events seen out of
-/// order. Whenever a cloud dot becomes contiguous with the vector it moves into it, so
-/// under causal delivery the cloud stays empty.
+/// contiguous prefix of each replica's events, plus a *dot cloud* of events seen out of
+/// order, held as ranges of consecutive counters. Whenever a cloud range becomes
+/// contiguous with the vector it moves into it, so under causal delivery the cloud stays
+/// empty, and a run of dots seen out of order costs one range, not one entry per dot.
 ///
-/// In fixed storage the vector holds `R` replicas and the cloud `N` dots (16 bytes each).
+/// In fixed storage the vector holds `R` replicas and the cloud `N` ranges (24 bytes
+/// each on a 64-bit host).
 ///
 /// ```
 /// use starling_core::{CausalContext, Dot, Fixed, ReplicaId};
 /// let r = ReplicaId(7);
 /// let mut cx: CausalContext<Fixed<8, 4>> = CausalContext::new();
-/// cx.insert(Dot::new(r, 2))?; // out of order: goes to the cloud
+/// cx.insert(Dot::new(r, 3))?; // out of order: goes to the cloud
+/// cx.insert(Dot::new(r, 4))?; // extends the same cloud range
 /// assert_eq!(cx.cloud_len(), 1);
-/// cx.insert(Dot::new(r, 1))?; // fills the gap: compacts into the vector
+/// assert!(!cx.contains(Dot::new(r, 2)));
+/// cx.insert(Dot::new(r, 1))?;
+/// cx.insert(Dot::new(r, 2))?; // fills the gap: the range compacts into the vector
 /// assert_eq!(cx.cloud_len(), 0);
-/// assert_eq!(cx.version_vector().get(r), 2);
+/// assert_eq!(cx.version_vector().get(r), 4);
 /// # Ok::<(), starling_core::CapacityError>(())
 /// ```
 #[derive(Clone, Default, PartialEq, Serialize)]
 #[serde(bound = "")]
 pub struct CausalContext<S: Storage> {
     vv: VersionVector<S>,
-    #[serde(with = "set_serde")]
-    cloud: S::Map<Dot, ()>,
+    /// `(replica, first) -> last`: the dots `first..=last` of `replica`, disjoint,
+    /// non-adjacent, all above `vv[replica] + 1`.
+    #[serde(with = "map_serde")]
+    cloud: S::Map<Dot, u64>,
 }
 
 impl<'de, S: Storage> Deserialize<'de> for CausalContext<S> {
@@ -41,8 +48,8 @@ impl<'de, S: Storage> Deserialize<'de> for CausalContext<S> {
         #[serde(bound = "")]
         struct Raw<S: Storage> {
             vv: VersionVector<S>,
-            #[serde(with = "set_serde")]
-            cloud: S::Map<Dot, ()>,
+            #[serde(with = "map_serde")]
+            cloud: S::Map<Dot, u64>,
         }
         let raw = Raw::<S>::deserialize(deserializer)?;
         let cx = CausalContext {
@@ -58,18 +65,21 @@ impl<'de, S: Storage> Deserialize<'de> for CausalContext<S> {
 
 impl<S: Storage> fmt::Debug for CausalContext<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        struct Ranges<'a, M>(&'a M);
+        impl<M: SortedMap<Key = Dot, Value = u64>> fmt::Debug for Ranges<'_, M> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_list()
+                    .entries(
+                        self.0
+                            .iter()
+                            .map(|(d, last)| (d.replica, d.counter..=*last)),
+                    )
+                    .finish()
+            }
+        }
         f.debug_struct("CausalContext")
             .field("vv", &self.vv)
-            .field("cloud", &DotList(&self.cloud))
-            .finish()
-    }
-}
-
-struct DotList<'a, M>(&'a M);
-impl<M: SortedMap<Key = Dot, Value = ()>> fmt::Debug for DotList<'_, M> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list()
-            .entries(self.0.iter().map(|(d, ())| d))
+            .field("cloud", &Ranges(&self.cloud))
             .finish()
     }
 }
@@ -79,35 +89,46 @@ impl<S: Storage> CausalContext<S> {
     pub fn new() -> Self {
         Self::default()
     }
+    /// The context that has seen exactly the events counted by `vv`.
+    pub fn from_version_vector(vv: VersionVector<S>) -> Self {
+        CausalContext {
+            vv,
+            cloud: Default::default(),
+        }
+    }
     /// The compact part: per replica, the events seen without gaps.
     pub fn version_vector(&self) -> &VersionVector<S> {
         &self.vv
     }
-    /// Number of dots held outside the version vector (seen out of order).
+    /// Number of ranges of dots held outside the version vector (seen out of order).
     pub fn cloud_len(&self) -> usize {
         self.cloud.len()
     }
-    /// Dots seen out of order, in order.
-    pub fn cloud(&self) -> impl Iterator<Item = Dot> + '_ {
-        self.cloud.iter().map(|(d, ())| *d)
+    /// The dots seen out of order, as `(replica, first..=last)` ranges in order.
+    pub fn cloud(&self) -> impl Iterator<Item = (ReplicaId, core::ops::RangeInclusive<u64>)> + '_ {
+        self.cloud
+            .iter()
+            .map(|(d, last)| (d.replica, d.counter..=*last))
     }
     /// `true` when nothing has been seen.
     pub fn is_empty(&self) -> bool {
         self.vv.is_empty() && self.cloud.is_empty()
     }
+    /// The cloud range holding `dot`, as `(first, last)`.
+    fn cloud_range_of(&self, dot: Dot) -> Option<(u64, u64)> {
+        let (start, last) = self.cloud.floor(&dot)?;
+        (start.replica == dot.replica && dot.counter <= *last).then_some((start.counter, *last))
+    }
     /// `true` when `dot` has been seen.
     pub fn contains(&self, dot: Dot) -> bool {
-        self.vv.contains(dot) || self.cloud.contains_key(&dot)
+        self.vv.contains(dot) || self.cloud_range_of(dot).is_some()
     }
     /// The highest event counter of `replica` seen, gaps or not.
     pub fn max_counter(&self, replica: ReplicaId) -> u64 {
-        let cloud_max = self
-            .cloud
-            .iter()
-            .rev()
-            .find(|(d, ())| d.replica <= replica)
-            .filter(|(d, ())| d.replica == replica)
-            .map_or(0, |(d, ())| d.counter);
+        let cloud_max = match self.cloud.floor(&Dot::new(replica, u64::MAX)) {
+            Some((start, last)) if start.replica == replica => *last,
+            _ => 0,
+        };
         self.vv.get(replica).max(cloud_max)
     }
     /// The dot `replica` should use for its next event: one past the highest seen.
@@ -117,26 +138,69 @@ impl<S: Storage> CausalContext<S> {
     }
     /// Total number of dots seen (saturating).
     pub fn dot_count(&self) -> u64 {
-        self.vv.total().saturating_add(self.cloud.len() as u64)
+        self.ranges().fold(0u64, |acc, (_, first, last)| {
+            acc.saturating_add((last - first).saturating_add(1))
+        })
+    }
+    /// Every range of dots seen, `(replica, first, last)`: the version vector's prefixes,
+    /// then the cloud.
+    pub fn ranges(&self) -> impl Iterator<Item = (ReplicaId, u64, u64)> + '_ {
+        self.vv.iter().map(|(r, n)| (r, 1, n)).chain(
+            self.cloud
+                .iter()
+                .map(|(d, last)| (d.replica, d.counter, *last)),
+        )
     }
     /// Every dot seen, replica by replica. Can be long: see [`Self::dot_count`].
     pub fn dots(&self) -> impl Iterator<Item = Dot> + '_ {
-        self.vv
-            .iter()
-            .flat_map(|(r, n)| (1..=n).map(move |c| Dot::new(r, c)))
-            .chain(self.cloud())
+        self.ranges()
+            .flat_map(|(r, first, last)| (first..=last).map(move |c| Dot::new(r, c)))
     }
     /// Records `dot` as seen, compacting. Fails, changing nothing, when out of room.
     pub fn insert(&mut self, dot: Dot) -> Result<(), CapacityError> {
-        if self.contains(dot) || dot.counter == 0 {
+        self.insert_range(dot.replica, dot.counter, dot.counter)
+    }
+    /// Records the dots `first..=last` of `replica` as seen, compacting. Fails, changing
+    /// nothing, when out of room.
+    pub fn insert_range(
+        &mut self,
+        replica: ReplicaId,
+        first: u64,
+        last: u64,
+    ) -> Result<(), CapacityError> {
+        let known = self.vv.get(replica);
+        let first = first.max(known.saturating_add(1)).max(1);
+        if last < first {
             return Ok(());
         }
-        if Some(dot.counter) == self.vv.get(dot.replica).checked_add(1) {
-            self.vv.set(dot.replica, dot.counter)?;
-            self.compact_replica(dot.replica)
-        } else {
-            self.cloud.insert(dot, ()).map(drop)
+        // Merge with every cloud range of `replica` that overlaps or touches first..=last.
+        let (mut lo, mut hi) = (first, last);
+        let mut merged = 0usize;
+        for (d, end) in self.cloud.iter() {
+            if d.replica == replica
+                && d.counter <= hi.saturating_add(1)
+                && *end >= lo.saturating_sub(1)
+            {
+                lo = lo.min(d.counter);
+                hi = hi.max(*end);
+                merged += 1;
+            }
         }
+        if lo == known + 1 {
+            // Contiguous with the vector: the whole run moves into it.
+            self.vv.set(replica, hi)?;
+        } else if merged == 0 {
+            self.cloud.insert(Dot::new(replica, lo), hi)?;
+            return Ok(());
+        }
+        let (new_lo, new_hi) = (lo, hi);
+        self.cloud
+            .retain(|d, end| d.replica != replica || *end < new_lo || d.counter > new_hi);
+        if new_lo != known + 1 {
+            // The merged ranges were removed just above, so this insert has room.
+            self.cloud.insert(Dot::new(replica, new_lo), new_hi)?;
+        }
+        Ok(())
     }
     /// Union of the seen sets. Fails whole, changing nothing, when the result does not fit.
     pub fn join(&mut self, other: &Self) -> Result<(), CapacityError> {
@@ -144,54 +208,111 @@ impl<S: Storage> CausalContext<S> {
     }
     pub(crate) fn join_in_place(&mut self, other: &Self) -> Result<(), CapacityError> {
         self.vv.join(&other.vv)?;
-        for d in other.cloud() {
-            if !self.vv.contains(d) {
-                self.cloud.insert(d, ())?;
-            }
-        }
-        // Our own cloud may now be covered by, or contiguous with, the joined vector.
-        let vv = &self.vv;
-        self.cloud.retain(|d, ()| !vv.contains(*d));
+        // The vector may have overtaken, or now touch, ranges of our cloud.
         for (r, _) in other.vv.iter() {
-            self.compact_replica(r)?;
+            self.absorb_cloud_into_vector(r)?;
         }
-        for d in other.cloud() {
-            self.compact_replica(d.replica)?;
+        for (d, last) in other.cloud.iter() {
+            self.insert_range(d.replica, d.counter, *last)?;
         }
         Ok(())
     }
-    /// Moves the cloud dots of `replica` that extend its vector entry into the vector.
-    /// Fails, changing nothing, only if the entry is new and the vector is full.
-    fn compact_replica(&mut self, replica: ReplicaId) -> Result<(), CapacityError> {
-        let start = self.vv.get(replica);
-        let mut n = start;
-        while let Some(next) = n.checked_add(1)
-            && self.cloud.contains_key(&Dot::new(replica, next))
-        {
-            n = next;
+    /// Drops cloud ranges of `replica` covered by its vector entry and moves a range
+    /// that now touches the entry into it.
+    fn absorb_cloud_into_vector(&mut self, replica: ReplicaId) -> Result<(), CapacityError> {
+        let known = self.vv.get(replica);
+        let mut top = known;
+        for (d, last) in self.cloud.iter() {
+            if d.replica == replica && d.counter <= known.saturating_add(1) {
+                top = top.max(*last);
+            }
         }
-        if n > start {
-            self.vv.set(replica, n)?;
-            self.cloud
-                .retain(|d, ()| d.replica != replica || d.counter > n);
+        if top > known {
+            self.vv.set(replica, top)?;
         }
+        self.cloud.retain(|d, last| {
+            d.replica != replica || (*last > top && d.counter > top.saturating_add(1))
+        });
         Ok(())
+    }
+    /// `true` when the dots `first..=last` of `replica` have all been seen.
+    pub fn contains_range(&self, replica: ReplicaId, first: u64, last: u64) -> bool {
+        let first = first.max(self.vv.get(replica).saturating_add(1));
+        first > last
+            || self
+                .cloud_range_of(Dot::new(replica, first))
+                .is_some_and(|(_, end)| end >= last)
     }
     /// `true` when every dot seen here was seen by `other`.
     pub fn leq(&self, other: &Self) -> bool {
-        self.vv.iter().all(|(r, n)| {
-            let m = other.vv.get(r);
-            n <= m || ((m + 1)..=n).all(|c| other.cloud.contains_key(&Dot::new(r, c)))
-        }) && self.cloud().all(|d| other.contains(d))
+        self.ranges()
+            .all(|(r, first, last)| other.contains_range(r, first, last))
     }
-    /// Compact form: no cloud dot is covered by, or next to, the vector.
+    /// The dots seen here and not in `other`, as a context.
+    pub fn difference(&self, other: &Self) -> Result<Self, CapacityError> {
+        let mut out = Self::new();
+        for (r, first, last) in self.ranges() {
+            let mut c = first;
+            while c <= last {
+                // Skip what `other` has seen, then take the run it has not.
+                if other.vv.contains(Dot::new(r, c)) {
+                    let known = other.vv.get(r);
+                    if known >= last {
+                        break;
+                    }
+                    c = known + 1;
+                    continue;
+                }
+                if let Some((_, end)) = other.cloud_range_of(Dot::new(r, c)) {
+                    c = end.saturating_add(1);
+                    if end == u64::MAX {
+                        break;
+                    }
+                    continue;
+                }
+                let next_seen = other
+                    .cloud
+                    .iter()
+                    .filter(|(d, _)| d.replica == r && d.counter > c)
+                    .map(|(d, _)| d.counter)
+                    .next()
+                    .unwrap_or(u64::MAX);
+                let run_end = last.min(next_seen.saturating_sub(1));
+                out.insert_range(r, c, run_end)?;
+                if run_end == u64::MAX {
+                    break;
+                }
+                c = run_end + 1;
+            }
+        }
+        Ok(out)
+    }
+    /// The part of this context about `replica` only.
+    pub fn only_replica(&self, replica: ReplicaId) -> Result<Self, CapacityError> {
+        let mut out = Self::new();
+        for (r, first, last) in self.ranges().filter(|(r, _, _)| *r == replica) {
+            out.insert_range(r, first, last)?;
+        }
+        Ok(out)
+    }
+    /// Compact form: vector counts above zero; cloud ranges non-empty, above the vector
+    /// and not touching it, disjoint and not touching each other.
     fn is_canonical(&self) -> bool {
-        self.vv.validate()
-            && self
-                .cloud()
-                .all(|d| d.counter > self.vv.get(d.replica) + 1 && d.counter > 0)
+        if !self.vv.validate() {
+            return false;
+        }
+        let mut prev: Option<(ReplicaId, u64)> = None;
+        self.cloud.iter().all(|(d, last)| {
+            let ok = *last >= d.counter
+                && d.counter > self.vv.get(d.replica).saturating_add(1)
+                && prev.is_none_or(|(r, end)| r != d.replica || d.counter > end.saturating_add(1));
+            prev = Some((d.replica, *last));
+            ok
+        })
     }
 }
+
+impl<S: Storage> Eq for CausalContext<S> {}
 
 impl<S: Storage> crate::Lattice for CausalContext<S> {
     fn join(&mut self, other: &Self) -> Result<(), CapacityError> {
@@ -205,8 +326,11 @@ impl<S: Storage> crate::Lattice for CausalContext<S> {
 #[cfg(feature = "defmt")]
 impl<S: Storage> defmt::Format for CausalContext<S> {
     fn format(&self, f: defmt::Formatter<'_>) {
-        defmt::write!(f, "CausalContext({}, cloud {})", self.vv, self.cloud.len());
+        defmt::write!(
+            f,
+            "CausalContext({}, cloud {=usize})",
+            self.vv,
+            self.cloud.len()
+        );
     }
 }
-
-impl<S: Storage> Eq for CausalContext<S> {}

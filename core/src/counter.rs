@@ -295,3 +295,22 @@ impl<S: Storage> Embed<S> for PNCounter<S> {
 
 impl<S: Storage> Eq for GCounter<S> {}
 impl<S: Storage> Eq for PNCounter<S> {}
+
+#[cfg(feature = "defmt")]
+impl<S: Storage> defmt::Format for GCounter<S> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(
+            f,
+            "GCounter({=u64}, {=usize} replicas)",
+            self.value(),
+            self.counts.len()
+        );
+    }
+}
+
+#[cfg(feature = "defmt")]
+impl<S: Storage> defmt::Format for PNCounter<S> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "PNCounter({=i64})", self.value());
+    }
+}

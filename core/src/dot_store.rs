@@ -485,3 +485,12 @@ pub trait Embed<S: Storage> {
 impl<T: DotStore<S> + DotStore<M>, S: Storage, M: Storage> Embed<M> for Causal<T, S> {
     type Store = T;
 }
+
+#[cfg(feature = "defmt")]
+impl<T: DotStore<S>, S: Storage> defmt::Format for Causal<T, S> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        let mut live = 0usize;
+        self.store.for_each_dot(&mut |_| live += 1);
+        defmt::write!(f, "Causal({=usize} live dots, {})", live, self.context);
+    }
+}

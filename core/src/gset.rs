@@ -201,3 +201,22 @@ impl<E: Ord + Clone + Debug, S: Storage> Lattice for TwoPSet<E, S> {
 
 impl<E: Ord + Clone + Debug, S: Storage> Eq for GSet<E, S> {}
 impl<E: Ord + Clone + Debug, S: Storage> Eq for TwoPSet<E, S> {}
+
+#[cfg(feature = "defmt")]
+impl<E: Ord + Clone + Debug, S: Storage> defmt::Format for GSet<E, S> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "GSet({=usize} elements)", self.len());
+    }
+}
+
+#[cfg(feature = "defmt")]
+impl<E: Ord + Clone + Debug, S: Storage> defmt::Format for TwoPSet<E, S> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(
+            f,
+            "TwoPSet({=usize} added, {=usize} removed)",
+            self.added.len(),
+            self.removed.len()
+        );
+    }
+}

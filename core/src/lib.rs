@@ -103,6 +103,11 @@
 
 #[cfg(feature = "alloc")]
 extern crate alloc;
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
 #[cfg(feature = "std")]
 extern crate std;
 

@@ -222,3 +222,13 @@ impl<V: Clone + PartialEq + Debug, T: Ord + Copy + Debug, S: Storage> Embed<S>
 {
     type Store = LwwStore<V, T, S>;
 }
+
+#[cfg(feature = "defmt")]
+impl<V: defmt::Format, T: defmt::Format> defmt::Format for LwwRegister<V, T> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        match &self.entry {
+            Some((t, r, v)) => defmt::write!(f, "LwwRegister({} @ {} by {})", v, t, r),
+            None => defmt::write!(f, "LwwRegister(empty)"),
+        }
+    }
+}

@@ -113,6 +113,8 @@ pub trait SortedMap: Clone + Default + Debug + PartialEq {
     ) -> Result<Option<Self::Value>, CapacityError>;
     /// Removes the entry under `key`.
     fn remove(&mut self, key: &Self::Key) -> Option<Self::Value>;
+    /// The entry with the greatest key less than or equal to `key`.
+    fn floor(&self, key: &Self::Key) -> Option<(&Self::Key, &Self::Value)>;
     /// Entries in ascending key order.
     fn iter(&self) -> impl DoubleEndedIterator<Item = (&Self::Key, &Self::Value)>;
     /// Keeps only the entries for which `keep` returns `true`.
@@ -271,6 +273,14 @@ where
         let i = self.search(key).ok()?;
         Some(self.entries.remove_at(i).1)
     }
+    fn floor(&self, key: &K) -> Option<(&K, &V)> {
+        let i = match self.search(key) {
+            Ok(i) => i,
+            Err(0) => return None,
+            Err(i) => i - 1,
+        };
+        self.entries.as_slice().get(i).map(|(k, v)| (k, v))
+    }
     fn iter(&self) -> impl DoubleEndedIterator<Item = (&K, &V)> {
         self.entries.as_slice().iter().map(|(k, v)| (k, v))
     }
@@ -327,6 +337,9 @@ impl<K: Ord + Clone + Debug, V: Clone + PartialEq + Debug> SortedMap for TreeMap
     }
     fn remove(&mut self, key: &K) -> Option<V> {
         self.0.remove(key)
+    }
+    fn floor(&self, key: &K) -> Option<(&K, &V)> {
+        self.0.range(..=key).next_back()
     }
     fn iter(&self) -> impl DoubleEndedIterator<Item = (&K, &V)> {
         self.0.iter()
