@@ -89,6 +89,18 @@ impl<S: Storage> GCounter<S> {
     fn validate(&self) -> bool {
         self.counts.iter().all(|(_, n)| *n > 0)
     }
+    /// A counter holding just `count` for `replica` (bottom for 0).
+    pub(crate) fn increment_delta_to(
+        &self,
+        replica: ReplicaId,
+        count: u64,
+    ) -> Result<Self, CapacityError> {
+        let mut delta = Self::default();
+        if count > 0 {
+            delta.counts.insert(replica, count)?;
+        }
+        Ok(delta)
+    }
 }
 
 impl<S: Storage> Lattice for GCounter<S> {
@@ -136,6 +148,13 @@ impl<S: Storage> PNCounter<S> {
     /// Increments minus decrements, saturating to the `i64` range.
     pub fn value(&self) -> i64 {
         saturate(i128::from(self.increments.value()) - i128::from(self.decrements.value()))
+    }
+    /// A counter from its increments and decrements.
+    pub fn from_parts(increments: GCounter<S>, decrements: GCounter<S>) -> Self {
+        PNCounter {
+            increments,
+            decrements,
+        }
     }
     /// The grow-only counter of increments.
     pub fn increments(&self) -> &GCounter<S> {

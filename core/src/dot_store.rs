@@ -45,8 +45,6 @@ pub trait DotStore<S: Storage>: Dots {
         other: &Self,
         other_cx: &CausalContext<S>,
     ) -> Result<(), CapacityError>;
-    /// Drops every live dot that `cx` has seen (the join with an empty store).
-    fn remove_covered(&mut self, cx: &CausalContext<S>);
     /// With `cx ⊆ other_cx` already checked: `true` when joining leaves `other` as is.
     fn leq_with(&self, cx: &CausalContext<S>, other: &Self, other_cx: &CausalContext<S>) -> bool;
     /// `true` when every live dot is in `cx` and no nested store is empty.
@@ -59,6 +57,10 @@ pub trait Dots: Clone + Default + PartialEq + Debug {
     fn is_bottom(&self) -> bool;
     /// Calls `f` on every live dot.
     fn for_each_dot(&self, f: &mut dyn FnMut(Dot));
+    /// Keeps only the live dots for which `keep` returns `true`, dropping entries and
+    /// keys left empty. Dropping the dots another context has seen is the join with an
+    /// empty store.
+    fn retain_dots(&mut self, keep: &mut dyn FnMut(Dot) -> bool);
     /// `true` when `dot` is live in this store.
     fn contains_dot(&self, dot: Dot) -> bool {
         let mut found = false;
@@ -143,6 +145,9 @@ impl<V: Clone + PartialEq + Debug, S: Storage> Dots for DotFun<V, S> {
             f(Dot::new(*r, *n));
         }
     }
+    fn retain_dots(&mut self, keep: &mut dyn FnMut(Dot) -> bool) {
+        self.entries.retain(|r, (n, _)| keep(Dot::new(*r, *n)));
+    }
 }
 
 impl<V: Clone + PartialEq + Debug, S: Storage, C: Storage> DotStore<C> for DotFun<V, S> {
@@ -180,10 +185,6 @@ impl<V: Clone + PartialEq + Debug, S: Storage, C: Storage> DotStore<C> for DotFu
             }
         }
         Ok(())
-    }
-    fn remove_covered(&mut self, cx: &CausalContext<C>) {
-        self.entries
-            .retain(|r, (n, _)| !cx.contains(Dot::new(*r, *n)));
     }
     fn leq_with(&self, cx: &CausalContext<C>, other: &Self, _other_cx: &CausalContext<C>) -> bool {
         other.entries.iter().all(|(r, (n, _))| {
@@ -286,6 +287,12 @@ impl<K: Ord + Clone + Debug, V: Dots, S: Storage> Dots for DotMap<K, V, S> {
             v.for_each_dot(f);
         }
     }
+    fn retain_dots(&mut self, keep: &mut dyn FnMut(Dot) -> bool) {
+        self.entries.retain(|_, v| {
+            v.retain_dots(keep);
+            !v.is_bottom()
+        });
+    }
 }
 
 impl<K: Ord + Clone + Debug, V: DotStore<C>, S: Storage, C: Storage> DotStore<C>
@@ -302,7 +309,7 @@ impl<K: Ord + Clone + Debug, V: DotStore<C>, S: Storage, C: Storage> DotStore<C>
                 if other.entries.contains_key(k) {
                     return true;
                 }
-                v.remove_covered(other_cx);
+                v.retain_dots(&mut |d| !other_cx.contains(d));
                 !v.is_bottom()
             });
         }
@@ -321,12 +328,6 @@ impl<K: Ord + Clone + Debug, V: DotStore<C>, S: Storage, C: Storage> DotStore<C>
             }
         }
         Ok(())
-    }
-    fn remove_covered(&mut self, cx: &CausalContext<C>) {
-        self.entries.retain(|_, v| {
-            v.remove_covered(cx);
-            !v.is_bottom()
-        });
     }
     fn leq_with(&self, cx: &CausalContext<C>, other: &Self, other_cx: &CausalContext<C>) -> bool {
         let empty = V::default();

@@ -151,6 +151,18 @@ impl<E: Ord + Clone + Debug, S: Storage> TwoPSet<E, S> {
     pub fn is_empty(&self) -> bool {
         self.iter().next().is_none()
     }
+    /// A two-phase set from its added and removed sets.
+    pub fn from_parts(added: GSet<E, S>, removed: GSet<E, S>) -> Self {
+        TwoPSet { added, removed }
+    }
+    /// Every element ever added (present or removed).
+    pub fn added_set(&self) -> &GSet<E, S> {
+        &self.added
+    }
+    /// Every element removed for good.
+    pub fn removed_set(&self) -> &GSet<E, S> {
+        &self.removed
+    }
     /// The tombstones: elements removed for good.
     pub fn removed(&self) -> impl DoubleEndedIterator<Item = &E> + '_ {
         self.removed.iter()

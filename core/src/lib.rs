@@ -123,6 +123,7 @@ mod gset;
 mod lattice;
 mod macros;
 mod or_map;
+mod reconcile;
 mod register;
 pub mod storage;
 mod version_vector;
@@ -138,6 +139,7 @@ pub use flag::{DwFlag, DwFlagStore, EwFlag, EwFlagStore};
 pub use gset::{GSet, TwoPSet};
 pub use lattice::Lattice;
 pub use or_map::{OrMap, OrMapStore};
+pub use reconcile::{CausalDigest, Reconcile, StateChecksum};
 pub use register::{LwwRegister, LwwStore, MvRegister, MvRegisterStore};
 #[cfg(feature = "alloc")]
 pub use storage::Growable;

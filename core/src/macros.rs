@@ -15,6 +15,9 @@ macro_rules! newtype_dot_store {
             fn for_each_dot(&self, f: &mut dyn FnMut($crate::Dot)) {
                 self.0.for_each_dot(f)
             }
+            fn retain_dots(&mut self, keep: &mut dyn FnMut($crate::Dot) -> bool) {
+                self.0.retain_dots(keep)
+            }
         }
         impl<$($gen)*, C: $crate::Storage> $crate::DotStore<C> for $ty $(where $($bound)*)? {
             fn join_with(
@@ -24,9 +27,6 @@ macro_rules! newtype_dot_store {
                 other_cx: &$crate::CausalContext<C>,
             ) -> Result<(), $crate::CapacityError> {
                 self.0.join_with(cx, &other.0, other_cx)
-            }
-            fn remove_covered(&mut self, cx: &$crate::CausalContext<C>) {
-                self.0.remove_covered(cx)
             }
             fn leq_with(
                 &self,

@@ -1,0 +1,313 @@
+//! What anti-entropy needs from a CRDT beyond join: digests for catch-up, and the part of
+//! a delta that is news.
+
+use core::fmt::Debug;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::dot_store::{Causal, DotStore};
+use crate::error::CapacityError;
+use crate::lattice::Lattice;
+use crate::storage::{SortedMap, Storage, map_serde};
+use crate::{CausalContext, Dot, GCounter, GSet, LwwRegister, PNCounter, ReplicaId, TwoPSet};
+
+/// CRC-64/XZ: the checksum behind digests (stable across platforms and releases).
+const CRC64: crc::Crc<u64> = crc::Crc::<u64>::new(&crc::CRC_64_XZ);
+
+/// Reconciliation of two replicas: a compact *digest* of what a replica has seen, the
+/// catch-up delta another replica computes from it, and the stripping of what a delta
+/// tells a replica that it already knows (Enes et al.'s "remove redundant", RR).
+///
+/// Laws, for states `x` and `y` of one system:
+///
+/// * `x.missing_for(&y.digest()) <= x`, and `y ⊔ x.missing_for(&y.digest()) == y ⊔ x`;
+/// * `x.novel_part(d) <= d`, and `x ⊔ x.novel_part(d) == x ⊔ d`.
+pub trait Reconcile: Lattice {
+    /// What a replica sends so a peer can compute what it lacks.
+    type Digest: Clone + Debug + PartialEq + Serialize + DeserializeOwned;
+
+    /// The digest of this state.
+    fn digest(&self) -> Result<Self::Digest, CapacityError>;
+
+    /// A delta holding what the replica that sent `digest` lacks of `self` (at most
+    /// `self`; the whole state only when the digest cannot tell more).
+    fn missing_for(&self, digest: &Self::Digest) -> Result<Self, CapacityError>;
+
+    /// The part of `delta` that changes `self`: joining it has the same effect as joining
+    /// `delta`. Bottom when `delta` brings nothing new.
+    fn novel_part(&self, delta: &Self) -> Result<Self, CapacityError>;
+}
+
+/// A checksum of a whole value's encoding, for types whose digest is "same or not".
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct StateChecksum {
+    /// CRC-64/XZ of the postcard encoding.
+    pub crc: u64,
+}
+
+impl StateChecksum {
+    /// The checksum of `value`'s encoding.
+    pub fn of<T: Serialize>(value: &T) -> Self {
+        struct Crc(crc::Digest<'static, u64>);
+        impl postcard::ser_flavors::Flavor for Crc {
+            type Output = u64;
+            fn try_push(&mut self, data: u8) -> postcard::Result<()> {
+                self.0.update(&[data]);
+                Ok(())
+            }
+            fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
+                self.0.update(data);
+                Ok(())
+            }
+            fn finalize(self) -> postcard::Result<u64> {
+                Ok(self.0.finalize())
+            }
+        }
+        // Serializing into a checksum cannot fail: the flavor accepts every byte.
+        let crc = postcard::serialize_with_flavor(value, Crc(CRC64.digest())).unwrap_or(0);
+        StateChecksum { crc }
+    }
+}
+
+impl<S: Storage> Reconcile for GCounter<S> {
+    type Digest = GCounter<S>;
+    fn digest(&self) -> Result<Self::Digest, CapacityError> {
+        Ok(self.clone())
+    }
+    fn missing_for(&self, digest: &Self::Digest) -> Result<Self, CapacityError> {
+        self.novel_part_of(|r| digest.get(r))
+    }
+    fn novel_part(&self, delta: &Self) -> Result<Self, CapacityError> {
+        delta.novel_part_of(|r| self.get(r))
+    }
+}
+
+impl<S: Storage> GCounter<S> {
+    /// The entries of `self` above what `known` says.
+    fn novel_part_of(&self, known: impl Fn(ReplicaId) -> u64) -> Result<Self, CapacityError> {
+        let mut out = Self::default();
+        for (r, n) in self.iter() {
+            if n > known(r) {
+                out.join(&self.increment_delta_to(r, n)?)?;
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl<S: Storage> Reconcile for PNCounter<S> {
+    type Digest = (GCounter<S>, GCounter<S>);
+    fn digest(&self) -> Result<Self::Digest, CapacityError> {
+        Ok((self.increments().clone(), self.decrements().clone()))
+    }
+    fn missing_for(&self, digest: &Self::Digest) -> Result<Self, CapacityError> {
+        Ok(PNCounter::from_parts(
+            self.increments().missing_for(&digest.0)?,
+            self.decrements().missing_for(&digest.1)?,
+        ))
+    }
+    fn novel_part(&self, delta: &Self) -> Result<Self, CapacityError> {
+        Ok(PNCounter::from_parts(
+            self.increments().novel_part(delta.increments())?,
+            self.decrements().novel_part(delta.decrements())?,
+        ))
+    }
+}
+
+impl<E: Ord + Clone + Debug + Serialize, S: Storage> Reconcile for GSet<E, S> {
+    type Digest = (u64, StateChecksum);
+    fn digest(&self) -> Result<Self::Digest, CapacityError> {
+        Ok((self.len() as u64, StateChecksum::of(self)))
+    }
+    fn missing_for(&self, digest: &Self::Digest) -> Result<Self, CapacityError> {
+        if *digest == self.digest()? {
+            Ok(Self::default())
+        } else {
+            Ok(self.clone())
+        }
+    }
+    fn novel_part(&self, delta: &Self) -> Result<Self, CapacityError> {
+        let mut out = Self::default();
+        for e in delta.iter().filter(|e| !self.contains(e)) {
+            out.insert(e.clone())?;
+        }
+        Ok(out)
+    }
+}
+
+impl<E: Ord + Clone + Debug + Serialize, S: Storage> Reconcile for TwoPSet<E, S> {
+    type Digest = ((u64, StateChecksum), (u64, StateChecksum));
+    fn digest(&self) -> Result<Self::Digest, CapacityError> {
+        Ok((self.added_set().digest()?, self.removed_set().digest()?))
+    }
+    fn missing_for(&self, digest: &Self::Digest) -> Result<Self, CapacityError> {
+        Ok(TwoPSet::from_parts(
+            self.added_set().missing_for(&digest.0)?,
+            self.removed_set().missing_for(&digest.1)?,
+        ))
+    }
+    fn novel_part(&self, delta: &Self) -> Result<Self, CapacityError> {
+        Ok(TwoPSet::from_parts(
+            self.added_set().novel_part(delta.added_set())?,
+            self.removed_set().novel_part(delta.removed_set())?,
+        ))
+    }
+}
+
+impl<V, T> Reconcile for LwwRegister<V, T>
+where
+    V: Clone + PartialEq + Debug + Serialize + DeserializeOwned,
+    T: Ord + Copy + Debug + Serialize + DeserializeOwned,
+{
+    type Digest = Option<(T, ReplicaId)>;
+    fn digest(&self) -> Result<Self::Digest, CapacityError> {
+        Ok(self.stamp())
+    }
+    fn missing_for(&self, digest: &Self::Digest) -> Result<Self, CapacityError> {
+        Ok(if self.stamp() > *digest {
+            self.clone()
+        } else {
+            Self::default()
+        })
+    }
+    fn novel_part(&self, delta: &Self) -> Result<Self, CapacityError> {
+        Ok(if delta.stamp() > self.stamp() {
+            delta.clone()
+        } else {
+            Self::default()
+        })
+    }
+}
+
+/// The digest of a causal CRDT: its causal context, and per replica the number and a
+/// checksum of the live dots of that replica. A peer compares its own live dots within
+/// this context to find the replicas whose removals the sender has not seen.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(bound = "")]
+pub struct CausalDigest<S: Storage> {
+    /// Everything the replica has seen.
+    pub context: CausalContext<S>,
+    /// Per replica: `(live dots, XOR of their CRC-64)`.
+    #[serde(with = "map_serde")]
+    pub live: S::Replicas<(u64, u64)>,
+}
+
+fn dot_hash(d: Dot) -> u64 {
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&d.replica.0.to_le_bytes());
+    bytes[8..].copy_from_slice(&d.counter.to_le_bytes());
+    CRC64.checksum(&bytes)
+}
+
+/// Per-replica `(count, xor of hashes)` of the live dots of `store` that `within` accepts.
+fn live_summary<T: DotStore<S>, S: Storage>(
+    store: &T,
+    mut within: impl FnMut(Dot) -> bool,
+) -> Result<S::Replicas<(u64, u64)>, CapacityError> {
+    let mut out = S::Replicas::<(u64, u64)>::default();
+    let mut result = Ok(());
+    store.for_each_dot(&mut |d| {
+        if result.is_err() || !within(d) {
+            return;
+        }
+        let (n, h) = out.get(&d.replica).copied().unwrap_or((0, 0));
+        result = out.insert(d.replica, (n + 1, h ^ dot_hash(d))).map(drop);
+    });
+    result.map(|()| out)
+}
+
+impl<T: DotStore<S> + Serialize + DeserializeOwned, S: Storage> Reconcile for Causal<T, S> {
+    type Digest = CausalDigest<S>;
+
+    fn digest(&self) -> Result<Self::Digest, CapacityError> {
+        Ok(CausalDigest {
+            context: self.context().clone(),
+            live: live_summary(self.store(), |_| true)?,
+        })
+    }
+
+    fn missing_for(&self, digest: &Self::Digest) -> Result<Self, CapacityError> {
+        // What the peer has not seen at all...
+        let mut wanted = self.context().difference(&digest.context)?;
+        // ...and, for every replica whose live dots within the peer's context differ from
+        // the peer's, everything about that replica: the peer may hold dots we removed.
+        let ours = live_summary(self.store(), |d| digest.context.contains(d))?;
+        let mut replicas = S::Replicas::<()>::default();
+        for (r, summary) in ours.iter() {
+            if digest.live.get(r) != Some(summary) {
+                replicas.insert(*r, ())?;
+            }
+        }
+        for (r, summary) in digest.live.iter() {
+            if ours.get(r) != Some(summary) {
+                replicas.insert(*r, ())?;
+            }
+        }
+        for (r, ()) in replicas.iter() {
+            wanted.join(&self.context().only_replica(*r)?)?;
+        }
+        Ok(self.restricted(wanted))
+    }
+
+    fn novel_part(&self, delta: &Self) -> Result<Self, CapacityError> {
+        // Live dots of the delta we have already seen: the entries are known here (live
+        // or removed since), so they and their context dots carry no news.
+        let mut known = CausalContext::<S>::new();
+        let mut result = Ok(());
+        delta.store().for_each_dot(&mut |d| {
+            if result.is_ok() && self.context().contains(d) {
+                result = known.insert(d);
+            }
+        });
+        result?;
+        if known.is_empty() {
+            return Ok(delta.clone());
+        }
+        let context = delta.context().difference(&known)?;
+        Ok(delta.restricted(context))
+    }
+}
+
+impl<T: DotStore<S>, S: Storage> Causal<T, S> {
+    /// This state restricted to the dots of `context` (which must be a subset of this
+    /// state's context): the live dots in `context`, with `context` as the context. The
+    /// result is at most `self`, and joining it conveys exactly the events in `context`.
+    pub fn restricted(&self, context: CausalContext<S>) -> Self {
+        let mut store = self.store().clone();
+        store.retain_dots(&mut |d| context.contains(d));
+        Causal::from_parts_unchecked(store, context)
+    }
+}
+
+impl<A: Reconcile, B: Reconcile> Reconcile for (A, B) {
+    type Digest = (A::Digest, B::Digest);
+    fn digest(&self) -> Result<Self::Digest, CapacityError> {
+        Ok((self.0.digest()?, self.1.digest()?))
+    }
+    fn missing_for(&self, digest: &Self::Digest) -> Result<Self, CapacityError> {
+        Ok((
+            self.0.missing_for(&digest.0)?,
+            self.1.missing_for(&digest.1)?,
+        ))
+    }
+    fn novel_part(&self, delta: &Self) -> Result<Self, CapacityError> {
+        Ok((self.0.novel_part(&delta.0)?, self.1.novel_part(&delta.1)?))
+    }
+}
+
+/// Two CRDTs replicated as one: joins componentwise, atomically (the first component is
+/// joined on a copy, so a failure of the second leaves both unchanged).
+impl<A: Lattice, B: Lattice> Lattice for (A, B) {
+    fn join(&mut self, other: &Self) -> Result<(), CapacityError> {
+        let mut first = self.0.clone();
+        first.join(&other.0)?;
+        self.1.join(&other.1)?;
+        self.0 = first;
+        Ok(())
+    }
+    fn leq(&self, other: &Self) -> bool {
+        self.0.leq(&other.0) && self.1.leq(&other.1)
+    }
+}
