@@ -169,7 +169,10 @@ impl<S: Storage> CausalContext<S> {
         last: u64,
     ) -> Result<(), CapacityError> {
         let known = self.vv.get(replica);
-        let first = first.max(known.saturating_add(1)).max(1);
+        let Some(unseen) = known.checked_add(1) else {
+            return Ok(()); // the vector holds every event of `replica`
+        };
+        let first = first.max(unseen);
         if last < first {
             return Ok(());
         }
@@ -186,7 +189,7 @@ impl<S: Storage> CausalContext<S> {
                 merged += 1;
             }
         }
-        if lo == known + 1 {
+        if lo == unseen {
             // Contiguous with the vector: the whole run moves into it.
             self.vv.set(replica, hi)?;
         } else if merged == 0 {
@@ -196,7 +199,7 @@ impl<S: Storage> CausalContext<S> {
         let (new_lo, new_hi) = (lo, hi);
         self.cloud
             .retain(|d, end| d.replica != replica || *end < new_lo || d.counter > new_hi);
-        if new_lo != known + 1 {
+        if new_lo != unseen {
             // The merged ranges were removed just above, so this insert has room.
             self.cloud.insert(Dot::new(replica, new_lo), new_hi)?;
         }
@@ -237,7 +240,10 @@ impl<S: Storage> CausalContext<S> {
     }
     /// `true` when the dots `first..=last` of `replica` have all been seen.
     pub fn contains_range(&self, replica: ReplicaId, first: u64, last: u64) -> bool {
-        let first = first.max(self.vv.get(replica).saturating_add(1));
+        let Some(unseen) = self.vv.get(replica).checked_add(1) else {
+            return true; // the vector holds every event of `replica`
+        };
+        let first = first.max(unseen);
         first > last
             || self
                 .cloud_range_of(Dot::new(replica, first))

@@ -80,14 +80,22 @@ pub trait Dots: Clone + Default + PartialEq + Debug {
     }
 }
 
-/// At most one live dot per replica, each carrying a value: the store of registers,
-/// flags and counters. Fixed storage holds `R` entries of
-/// `size_of::<(ReplicaId, (u64, V))>()` bytes.
+/// Live dots, each carrying a value: the store of registers, flags and counters, and of
+/// the elements of the sets. Fixed storage holds `R` entries of
+/// `size_of::<(Dot, V)>()` bytes.
+///
+/// Under causal delivery a store holds at most one live dot per replica: each write
+/// overwrites the writer's own earlier dot. A join of deltas received out of order can
+/// hold two dots of one replica (an old state's `r:1` and the delta of `r:3`, whose
+/// context has `r:2` but not `r:1`), and must keep both for join to stay associative:
+/// `r:1` goes when the delta of `r:2` arrives. Readers ([`DotFun::iter`], [`DotFun::len`],
+/// [`DotFun::get`]) see only each replica's latest live dot, which supersedes its
+/// earlier ones (a replica's write follows all its own earlier writes).
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(bound(serialize = "V: Serialize", deserialize = "V: Deserialize<'de>"))]
 pub struct DotFun<V: Clone + PartialEq + Debug, S: Storage> {
     #[serde(with = "map_serde")]
-    entries: S::Concurrent<(u64, V)>,
+    entries: S::Concurrent<V>,
 }
 
 impl<V: Clone + PartialEq + Debug, S: Storage> Default for DotFun<V, S> {
@@ -98,40 +106,45 @@ impl<V: Clone + PartialEq + Debug, S: Storage> Default for DotFun<V, S> {
     }
 }
 
-/// A set of live dots, at most one per replica.
+/// A set of live dots.
 pub type DotSet<S> = DotFun<(), S>;
 
 impl<V: Clone + PartialEq + Debug, S: Storage> Debug for DotFun<V, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_map()
-            .entries(self.entries.iter().map(|(r, (n, v))| (Dot::new(*r, *n), v)))
-            .finish()
+        f.debug_map().entries(self.entries.iter()).finish()
     }
 }
 
 impl<V: Clone + PartialEq + Debug, S: Storage> DotFun<V, S> {
-    /// Number of live dots.
+    /// Number of replicas with a live dot.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.iter().count()
     }
     /// `true` when no dot is live.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
-    /// Live dots with their values, in replica order.
+    /// The latest live dot of each replica with its value, in replica order.
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = (Dot, &V)> + '_ {
-        self.entries.iter().map(|(r, (n, v))| (Dot::new(*r, *n), v))
-    }
-    /// The live dot of `replica`, with its value.
-    pub fn get(&self, replica: ReplicaId) -> Option<(Dot, &V)> {
         self.entries
-            .get(&replica)
-            .map(|(n, v)| (Dot::new(replica, *n), v))
+            .iter()
+            .filter(|(d, _)| self.latest(d.replica).is_some_and(|(l, _)| l == **d))
+            .map(|(d, v)| (*d, v))
+    }
+    /// The latest live dot of `replica`, with its value.
+    pub fn get(&self, replica: ReplicaId) -> Option<(Dot, &V)> {
+        self.latest(replica)
+    }
+    fn latest(&self, replica: ReplicaId) -> Option<(Dot, &V)> {
+        self.entries
+            .floor(&Dot::new(replica, u64::MAX))
+            .filter(|(d, _)| d.replica == replica)
+            .map(|(d, v)| (*d, v))
     }
     /// A store holding just `dot` with `value`.
     pub fn single(dot: Dot, value: V) -> Result<Self, CapacityError> {
         let mut out = Self::default();
-        out.entries.insert(dot.replica, (dot.counter, value))?;
+        out.entries.insert(dot, value)?;
         Ok(out)
     }
 }
@@ -141,12 +154,12 @@ impl<V: Clone + PartialEq + Debug, S: Storage> Dots for DotFun<V, S> {
         self.entries.is_empty()
     }
     fn for_each_dot(&self, f: &mut dyn FnMut(Dot)) {
-        for (r, (n, _)) in self.entries.iter() {
-            f(Dot::new(*r, *n));
+        for (d, _) in self.entries.iter() {
+            f(*d);
         }
     }
     fn retain_dots(&mut self, keep: &mut dyn FnMut(Dot) -> bool) {
-        self.entries.retain(|r, (n, _)| keep(Dot::new(*r, *n)));
+        self.entries.retain(|d, _| keep(*d));
     }
 }
 
@@ -157,44 +170,27 @@ impl<V: Clone + PartialEq + Debug, S: Storage, C: Storage> DotStore<C> for DotFu
         other: &Self,
         other_cx: &CausalContext<C>,
     ) -> Result<(), CapacityError> {
-        // Entries only we hold survive unless the other side saw and dropped them.
-        self.entries.retain(|r, (n, _)| {
-            other.entries.contains_key(r) || !other_cx.contains(Dot::new(*r, *n))
-        });
-        for (r, (n2, v2)) in other.entries.iter() {
-            let (r, n2) = (*r, *n2);
-            match self.entries.get(&r) {
-                Some((n1, _)) if *n1 == n2 => {}
-                Some((n1, _)) => {
-                    // Two dots of one replica: only a malformed peer sends this. Keep the
-                    // survivors; between two survivors the later event wins.
-                    let n1 = *n1;
-                    let keep_ours = !other_cx.contains(Dot::new(r, n1));
-                    let keep_theirs = !cx.contains(Dot::new(r, n2));
-                    if keep_theirs && (!keep_ours || n2 > n1) {
-                        self.entries.insert(r, (n2, v2.clone()))?;
-                    } else if !keep_ours {
-                        self.entries.remove(&r);
-                    }
-                }
-                None => {
-                    if !cx.contains(Dot::new(r, n2)) {
-                        self.entries.insert(r, (n2, v2.clone()))?;
-                    }
-                }
+        // Dots only we hold survive unless the other side saw and dropped them; dots
+        // only they hold arrive unless we saw and dropped them.
+        self.entries
+            .retain(|d, _| other.entries.contains_key(d) || !other_cx.contains(*d));
+        for (d, v) in other.entries.iter() {
+            if !cx.contains(*d) && !self.entries.contains_key(d) {
+                self.entries.insert(*d, v.clone())?;
             }
         }
         Ok(())
     }
     fn leq_with(&self, cx: &CausalContext<C>, other: &Self, _other_cx: &CausalContext<C>) -> bool {
-        other.entries.iter().all(|(r, (n, _))| {
-            !cx.contains(Dot::new(*r, *n)) || self.entries.get(r).is_some_and(|(m, _)| m == n)
-        })
+        other
+            .entries
+            .iter()
+            .all(|(d, _)| !cx.contains(*d) || self.entries.contains_key(d))
     }
     fn is_valid_under(&self, cx: &CausalContext<C>) -> bool {
         self.entries
             .iter()
-            .all(|(r, (n, _))| *n > 0 && cx.contains(Dot::new(*r, *n)))
+            .all(|(d, _)| d.counter > 0 && cx.contains(*d))
     }
 }
 

@@ -10,7 +10,6 @@ use core::fmt;
 /// feature `alloc`), which never returns this error.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
-#[non_exhaustive]
 pub struct CapacityError;
 
 impl fmt::Display for CapacityError {

@@ -20,8 +20,8 @@ use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::ser::{SerializeSeq, Serializer};
 use serde::{Deserialize, Serialize};
 
-use crate::ReplicaId;
 use crate::error::CapacityError;
+use crate::{Dot, ReplicaId};
 
 mod sealed {
     pub trait Sealed {}
@@ -39,8 +39,10 @@ pub trait Storage:
     type Map<K: Ord + Clone + Debug, V: Clone + PartialEq + Debug>: SortedMap<Key = K, Value = V>;
     /// A table with one entry per replica: version vectors and counters.
     type Replicas<V: Clone + PartialEq + Debug>: SortedMap<Key = ReplicaId, Value = V>;
-    /// A table of concurrent dots of one element or value: usually a single entry.
-    type Concurrent<V: Clone + PartialEq + Debug>: SortedMap<Key = ReplicaId, Value = V>;
+    /// A table of the live dots of one element or value, keyed by dot: one entry per
+    /// concurrent writer under causal delivery (a join of deltas received out of order
+    /// may hold a few more until the missing ones arrive).
+    type Concurrent<V: Clone + PartialEq + Debug>: SortedMap<Key = Dot, Value = V>;
 }
 
 /// Allocation-free storage: at most `N` entries per element table, `R` per replica
@@ -60,7 +62,7 @@ impl<const N: usize, const R: usize> Storage for Fixed<N, R> {
     type Replicas<V: Clone + PartialEq + Debug> =
         SortedVecMap<ReplicaId, V, heapless::Vec<(ReplicaId, V), R>>;
     type Concurrent<V: Clone + PartialEq + Debug> =
-        SortedVecMap<ReplicaId, V, heapless::Vec<(ReplicaId, V), R>>;
+        SortedVecMap<Dot, V, heapless::Vec<(Dot, V), R>>;
 }
 
 /// Growable storage on the heap (feature `alloc`): never runs out of capacity.
@@ -78,7 +80,7 @@ impl Storage for Growable {
     type Replicas<V: Clone + PartialEq + Debug> =
         SortedVecMap<ReplicaId, V, smallvec::SmallVec<[(ReplicaId, V); 4]>>;
     type Concurrent<V: Clone + PartialEq + Debug> =
-        SortedVecMap<ReplicaId, V, smallvec::SmallVec<[(ReplicaId, V); 1]>>;
+        SortedVecMap<Dot, V, smallvec::SmallVec<[(Dot, V); 1]>>;
 }
 
 /// A map kept in ascending key order: the one table abstraction every CRDT uses.

@@ -1,0 +1,69 @@
+//! Node configuration.
+
+/// A per-peer byte budget: a token bucket refilled at `bytes_per_second`, holding at most
+/// `burst_bytes`. A frame goes out only when the bucket holds its length; otherwise the
+/// node waits (see [`crate::Node::poll_timeout`]). For duty-cycled radios.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct ByteBudget {
+    /// Refill rate.
+    pub bytes_per_second: u32,
+    /// Bucket size; also the largest frame that can ever pass (keep it ≥ the MTU).
+    pub burst_bytes: u32,
+}
+
+/// How a [`crate::Node`] behaves. Build with [`Config::new`], then adjust fields.
+///
+/// ```
+/// use starling_sync::Config;
+/// let mut config = Config::new(244); // BLE-sized frames
+/// config.sync_interval_ms = 500;
+/// assert_eq!(config.mtu, 244);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Config {
+    /// Largest frame the transport carries, in bytes (at least 48). Messages larger than
+    /// one frame are fragmented.
+    pub mtu: usize,
+    /// How often deltas go out to neighbours, in milliseconds.
+    pub sync_interval_ms: u64,
+    /// A neighbour that has heard nothing from us for this long gets a heartbeat.
+    pub heartbeat_interval_ms: u64,
+    /// Silence after which a neighbour is suspected.
+    pub suspect_after_ms: u64,
+    /// Silence after which a neighbour is declared dead: it stops holding back the delta
+    /// buffer's garbage collection and will catch up by digest when it returns. A peer that
+    /// introduced itself (not configured) is forgotten.
+    pub dead_after_ms: u64,
+    /// First retry delay towards a silent peer; doubles up to `retry_max_ms`, with full
+    /// jitter.
+    pub retry_base_ms: u64,
+    /// Largest retry delay.
+    pub retry_max_ms: u64,
+    /// Neighbours sent to per sync round: 0 for all, else this many at random.
+    pub fanout: usize,
+    /// Ask the neighbours we push to for their deltas back at once (push-pull gossip).
+    pub push_pull: bool,
+    /// Optional per-peer byte budget.
+    pub budget: Option<ByteBudget>,
+}
+
+impl Config {
+    /// Defaults for a transport with the given MTU: sync every second, heartbeat every
+    /// 2 s, suspect after 5 s, dead after 15 s, retries from 500 ms to 30 s.
+    pub const fn new(mtu: usize) -> Self {
+        Config {
+            mtu,
+            sync_interval_ms: 1_000,
+            heartbeat_interval_ms: 2_000,
+            suspect_after_ms: 5_000,
+            dead_after_ms: 15_000,
+            retry_base_ms: 500,
+            retry_max_ms: 30_000,
+            fanout: 0,
+            push_pull: false,
+            budget: None,
+        }
+    }
+}

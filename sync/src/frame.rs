@@ -1,0 +1,121 @@
+//! Frames: the unit a transport carries. A versioned header, one fragment of a message,
+//! and a CRC-32 trailer.
+//!
+//! ```text
+//! +---------+------------------------------------------------+-----------+---------+
+//! | version | header (postcard): kind, from, incarnation,   | fragment  | CRC-32  |
+//! |  0x01   | to_incarnation, ack, message, index, count     | bytes     | (LE, 4) |
+//! +---------+------------------------------------------------+-----------+---------+
+//! ```
+//!
+//! A message (a digest, a catch-up or a delta-interval) larger than one frame is split
+//! into `count` fragments sharing a message id; the receiver reassembles them. The CRC
+//! covers everything before it, so a corrupted frame is dropped whole.
+
+use serde::{Deserialize, Serialize};
+use starling_core::ReplicaId;
+
+/// The version byte of the frame format this build speaks.
+pub const FRAME_VERSION: u8 = 1;
+
+/// Bytes of the CRC-32 trailer.
+pub(crate) const CRC_LEN: usize = 4;
+
+/// CRC-32/ISCSI (Castagnoli) over the frame.
+const CRC32: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISCSI);
+
+/// What a frame's message is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[repr(u8)]
+pub enum FrameKind {
+    /// No message: the header's acknowledgement and liveness only.
+    Heartbeat = 0,
+    /// A digest of the sender's state, asking for a catch-up.
+    Digest = 1,
+    /// What the receiver lacked, computed from its digest.
+    CatchUp = 2,
+    /// A delta-interval: the buffered deltas of a range of sequence numbers.
+    Deltas = 3,
+}
+
+/// The frame header, after the version byte.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Header {
+    pub(crate) kind: FrameKind,
+    /// The sender's replica id.
+    pub(crate) from: ReplicaId,
+    /// The sender's incarnation: a random number drawn at start-up, so a restart is seen.
+    pub(crate) incarnation: u32,
+    /// The receiver's incarnation as the sender knows it (0: unknown).
+    pub(crate) to_incarnation: u32,
+    /// The next sequence number the sender expects from the receiver (0: none yet).
+    pub(crate) ack: u64,
+    /// Asks the receiver to send its pending deltas back at once (push-pull gossip).
+    pub(crate) pull: bool,
+    /// Message id, shared by the fragments of one message.
+    pub(crate) message: u16,
+    /// This fragment's index, from 0.
+    pub(crate) index: u8,
+    /// Number of fragments of the message (at least 1).
+    pub(crate) count: u8,
+    /// Where this fragment's bytes start in the message.
+    pub(crate) offset: u32,
+}
+
+/// Why a received frame was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub(crate) enum FrameError {
+    /// Shorter than a version byte plus CRC.
+    Truncated,
+    /// Unknown version byte.
+    UnknownVersion,
+    /// The CRC does not match.
+    Corrupt,
+    /// The header does not parse, or says something impossible.
+    Malformed,
+}
+
+/// Writes one frame into `out`; returns its length. `out` must hold the header, the
+/// fragment and the CRC.
+pub(crate) fn encode(header: &Header, fragment: &[u8], out: &mut [u8]) -> Option<usize> {
+    let (first, rest) = out.split_first_mut()?;
+    *first = FRAME_VERSION;
+    let header_len = postcard::to_slice(header, rest).ok()?.len();
+    let body_end = 1 + header_len + fragment.len();
+    out.get_mut(1 + header_len..body_end)?
+        .copy_from_slice(fragment);
+    let crc = CRC32.checksum(out.get(..body_end)?);
+    out.get_mut(body_end..body_end + CRC_LEN)?
+        .copy_from_slice(&crc.to_le_bytes());
+    Some(body_end + CRC_LEN)
+}
+
+/// Parses a frame: its header and its fragment bytes.
+pub(crate) fn decode(bytes: &[u8]) -> Result<(Header, &[u8]), FrameError> {
+    let (&version, _) = bytes.split_first().ok_or(FrameError::Truncated)?;
+    if version != FRAME_VERSION {
+        return Err(FrameError::UnknownVersion);
+    }
+    if bytes.len() < 1 + CRC_LEN {
+        return Err(FrameError::Truncated);
+    }
+    let (body, trailer) = bytes.split_at(bytes.len() - CRC_LEN);
+    let mut crc = [0u8; CRC_LEN];
+    crc.copy_from_slice(trailer);
+    if CRC32.checksum(body) != u32::from_le_bytes(crc) {
+        return Err(FrameError::Corrupt);
+    }
+    let (header, fragment) =
+        postcard::take_from_bytes::<Header>(&body[1..]).map_err(|_| FrameError::Malformed)?;
+    if header.count == 0 || header.index >= header.count || header.incarnation == 0 {
+        return Err(FrameError::Malformed);
+    }
+    if header.kind == FrameKind::Heartbeat
+        && (header.count != 1 || header.offset != 0 || !fragment.is_empty())
+    {
+        return Err(FrameError::Malformed);
+    }
+    Ok((header, fragment))
+}
