@@ -16,6 +16,8 @@ mod metrics;
 mod node;
 mod peer;
 mod reassembly;
+#[cfg(feature = "std")]
+pub mod udp;
 
 pub use config::{ByteBudget, Config};
 pub use metrics::{Drops, Metrics};

@@ -432,7 +432,8 @@ where
         // the catch-up's sequence number once it has joined it.
         let peer = &mut self.peers[p];
         peer.ack = None;
-        if m.reply && peer.recv.is_none() {
+        // It wants our digest to catch us up, unless ours is already on its way.
+        if m.reply && peer.recv.is_none() && peer.digest_nonce == 0 {
             Self::want_digest(peer, false, &mut self.next_nonce);
         }
     }
@@ -579,7 +580,8 @@ where
             let stuck =
                 peer.ack.is_none() || peer.recv.is_none() || peer.liveness == Liveness::Dead;
             if stuck && now >= peer.next_probe_ms {
-                peer.digest_nonce = 0;
+                // Same nonce as an outstanding request: a catch-up answering either
+                // the first try or this one is welcome.
                 Self::want_digest(peer, true, &mut self.next_nonce);
                 peer.schedule_probe(now, &config, rng);
             }

@@ -81,7 +81,7 @@ impl<A: Copy + PartialEq> Peer<A> {
             recv: None,
             digest_nonce: 0,
             owed: Owed::default(),
-            next_probe_ms: now_ms,
+            next_probe_ms: now_ms + config.retry_base_ms,
             backoff_ms: config.retry_base_ms,
             tokens: config.budget.map_or(0, |b| u64::from(b.burst_bytes)),
             refilled_ms: now_ms,
