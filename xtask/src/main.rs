@@ -107,7 +107,7 @@ const LINT: &[Step] = &[
     },
 ];
 
-/// Step f: starling-core on bare-metal and wasm targets.
+/// Step f: starling-core and starling-sync on bare-metal and wasm targets.
 const EMBEDDED: &[Step] = &[
     Step::cargo(
         "build core: thumbv6m, no default features",
@@ -128,6 +128,22 @@ const EMBEDDED: &[Step] = &[
     Step::cargo(
         "clippy core: thumbv6m, no default features",
         "clippy -p starling-core --no-default-features --target thumbv6m-none-eabi -- -D warnings",
+    ),
+    Step::cargo(
+        "build sync: thumbv6m, no default features",
+        "build -p starling-sync --no-default-features --target thumbv6m-none-eabi",
+    ),
+    Step::cargo(
+        "build sync: thumbv7em, alloc + defmt",
+        "build -p starling-sync --features alloc,defmt --target thumbv7em-none-eabihf",
+    ),
+    Step::cargo(
+        "build sync: wasm32, alloc",
+        "build -p starling-sync --features alloc --target wasm32-unknown-unknown",
+    ),
+    Step::cargo(
+        "clippy sync: thumbv6m, no default features",
+        "clippy -p starling-sync --no-default-features --target thumbv6m-none-eabi -- -D warnings",
     ),
 ];
 
