@@ -72,7 +72,7 @@ impl<E: Ord + Clone + Debug, S: Storage> AwSetStore<E, S> {
         replica: ReplicaId,
         element: E,
     ) -> Result<Causal<Self, C>, CapacityError> {
-        let dot = cx.next_dot(replica);
+        let dot = cx.next_dot(replica)?;
         let old = self.0.get(&element);
         let store = AwSetStore(DotMap::single(element, DotSet::single(dot, ())?)?);
         causal_delta(store, Some(dot), old)
@@ -168,7 +168,7 @@ impl<E: Ord + Clone + Debug, S: Storage> RwSetStore<E, S> {
         element: E,
         add: bool,
     ) -> Result<Causal<Self, C>, CapacityError> {
-        let dot = cx.next_dot(replica);
+        let dot = cx.next_dot(replica)?;
         let old = self.0.get(&element);
         let store = RwSetStore(DotMap::single(element, DotFun::single(dot, add)?)?);
         causal_delta(store, Some(dot), old)

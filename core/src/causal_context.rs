@@ -133,8 +133,14 @@ impl<S: Storage> CausalContext<S> {
     }
     /// The dot `replica` should use for its next event: one past the highest seen.
     /// It is not recorded; join a delta carrying it (or call [`Self::insert`]).
-    pub fn next_dot(&self, replica: ReplicaId) -> Dot {
-        Dot::new(replica, self.max_counter(replica).saturating_add(1))
+    /// Fails when `replica` has used every counter up to `u64::MAX` (only a corrupt or
+    /// hostile peer gets there): a write must never reuse a dot.
+    pub fn next_dot(&self, replica: ReplicaId) -> Result<Dot, CapacityError> {
+        let counter = self
+            .max_counter(replica)
+            .checked_add(1)
+            .ok_or(CapacityError)?;
+        Ok(Dot::new(replica, counter))
     }
     /// Total number of dots seen (saturating).
     pub fn dot_count(&self) -> u64 {

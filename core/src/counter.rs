@@ -212,7 +212,13 @@ fn saturate(v: i128) -> i64 {
 
 /// A counter whose per-replica totals are dots, so it can live in an [`crate::OrMap`]
 /// and be reset by removing its key (the form of [`GCounter`] and [`PNCounter`] values
-/// there). Increments concurrent with a reset survive it.
+/// there).
+///
+/// Each replica's dot carries its running total since it last saw a reset of its own
+/// entry. A reset removes the totals it has seen; a replica that increments concurrently
+/// with a reset carries its whole running total in its new dot, so that total survives
+/// the reset (reset wins over what it saw, an increment it did not see restores the
+/// incrementer's count). Replicas that saw the reset count from zero again.
 ///
 /// Standalone, it behaves as a [`PNCounter`] that can also be [`reset`](CausalCounter::reset).
 ///
@@ -252,7 +258,7 @@ impl<S: Storage> CounterStore<S> {
         down: u64,
     ) -> Result<Causal<Self, C>, CapacityError> {
         let (p, n) = self.0.get(replica).map_or((0, 0), |(_, v)| *v);
-        let dot = cx.next_dot(replica);
+        let dot = cx.next_dot(replica)?;
         let value = (p.saturating_add(up), n.saturating_add(down));
         let old = DotFun::<(u64, u64), S>::default();
         let own = match self.0.get(replica) {

@@ -46,7 +46,7 @@ impl<S: Storage> EwFlagStore<S> {
         cx: &CausalContext<C>,
         replica: ReplicaId,
     ) -> Result<Causal<Self, C>, CapacityError> {
-        let dot = cx.next_dot(replica);
+        let dot = cx.next_dot(replica)?;
         causal_delta(
             EwFlagStore(DotSet::single(dot, ())?),
             Some(dot),
@@ -110,7 +110,7 @@ impl<S: Storage> DwFlagStore<S> {
         replica: ReplicaId,
         on: bool,
     ) -> Result<Causal<Self, C>, CapacityError> {
-        let dot = cx.next_dot(replica);
+        let dot = cx.next_dot(replica)?;
         causal_delta(
             DwFlagStore(DotFun::single(dot, on)?),
             Some(dot),

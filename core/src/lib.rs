@@ -73,7 +73,7 @@
 //! |---|---|---|
 //! | [`GCounter`] | a count that only grows | increments add up |
 //! | [`PNCounter`] | a count up and down | increments and decrements add up |
-//! | [`CausalCounter`] | a count that can be reset (map value) | increments concurrent with a reset survive |
+//! | [`CausalCounter`] | a count that can be reset (map value) | a concurrent incrementer's total survives a reset |
 //! | [`GSet`] | elements, add only | union |
 //! | [`TwoPSet`] | elements, removed for good | remove wins forever |
 //! | [`AwSet`] | elements, add and remove | add wins |

@@ -20,8 +20,9 @@ use crate::storage::Storage;
 ///
 /// **Remove semantics.** Removing a key removes the updates to its value that the
 /// remover has seen. An update concurrent with the remove survives it: the key stays,
-/// holding just what the remover had not seen (a counter keeps the concurrent
-/// increments; a set keeps the concurrently added elements). A key is present while its
+/// holding what the remover had not seen (a set keeps the concurrently added elements; a
+/// counter keeps the running total of each replica that incremented concurrently, see
+/// [`crate::CausalCounter`]). A key is present while its
 /// value holds anything; emptying the value (clearing a set, resetting a counter)
 /// removes the key.
 ///

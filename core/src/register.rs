@@ -63,7 +63,7 @@ impl<V: Clone + PartialEq + Debug, S: Storage> MvRegisterStore<V, S> {
         replica: ReplicaId,
         value: V,
     ) -> Result<Causal<Self, C>, CapacityError> {
-        let dot = cx.next_dot(replica);
+        let dot = cx.next_dot(replica)?;
         let store = MvRegisterStore(DotFun::single(dot, value)?);
         causal_delta(store, Some(dot), Some(&self.0))
     }
@@ -211,7 +211,7 @@ impl<V: Clone + PartialEq + Debug, T: Ord + Copy + Debug, S: Storage> LwwStore<V
         timestamp: T,
         value: V,
     ) -> Result<Causal<Self, C>, CapacityError> {
-        let dot = cx.next_dot(replica);
+        let dot = cx.next_dot(replica)?;
         let store = LwwStore(DotFun::single(dot, (timestamp, value))?);
         causal_delta(store, Some(dot), Some(&self.0))
     }
