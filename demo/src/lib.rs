@@ -1,0 +1,1 @@
+//! Demos of Starling. The fleet demo is `cargo run --release --example fleet`.
