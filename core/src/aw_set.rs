@@ -16,8 +16,9 @@ use crate::{CausalContext, ReplicaId};
 /// Removes leave no tombstone. In fixed storage (`Fixed<N, R>`) the set holds `N`
 /// elements, each costing `size_of::<(E, DotSet)>()` bytes: for `u64` elements and
 /// `R = 4`, 8 + 4 × 16 + 8 = 80 bytes on a 64-bit host (the per-element dot table has
-/// room for `R` concurrent adders, 16 bytes each). The causal context adds 16 bytes per
-/// element (dot cloud) and 16 per replica (version vector): 96 bytes per element in all.
+/// room for `R` concurrent adders, 16 bytes each). The causal context adds 24 bytes per
+/// element (a dot-cloud range) and 16 per replica (version vector): 104 bytes per element
+/// in all.
 ///
 /// ```
 /// use starling_core::{AwSet, Fixed, Lattice, ReplicaId};
@@ -109,7 +110,7 @@ impl<E: Ord + Clone + Debug, S: Storage> AwSet<E, S> {
 /// an element is present while all its live dots are adds. A remove therefore leaves a
 /// small entry (one dot per concurrent remover) until a later add replaces it. In fixed
 /// storage each element costs `size_of::<(E, DotFun<bool>)>()` bytes: for `u64` and
-/// `R = 4`, 8 + 4 × 24 + 8 = 112 bytes on a 64-bit host, plus 16 bytes of dot cloud.
+/// `R = 4`, 8 + 4 × 24 + 8 = 112 bytes on a 64-bit host, plus 24 bytes of dot cloud.
 ///
 /// ```
 /// use starling_core::{Fixed, Lattice, ReplicaId, RwSet};

@@ -60,6 +60,27 @@
 //!   Each type documents what one entry costs.
 //! * [`Growable`] (feature `alloc`): `BTreeMap` and `SmallVec` tables that grow.
 //!
+//! ### RAM in fixed storage
+//!
+//! What one more entry costs, in bytes on a 64-bit host (asserted by
+//! `tests/tests/footprint.rs`; on 32-bit targets such as Cortex-M the length words are
+//! 4 bytes, so the totals are a little smaller). `N` counts element-table entries, `R`
+//! replica-table entries; causal types include their causal context.
+//!
+//! | type | per `N` entry | per `R` entry |
+//! |---|---|---|
+//! | [`GCounter`], [`VersionVector`] | – | 16 |
+//! | [`PNCounter`] | – | 32 |
+//! | [`GSet<u64>`](GSet) | 8 | – |
+//! | [`TwoPSet<u64>`](TwoPSet) | 16 | – |
+//! | [`AwSet<u64>`](AwSet) (`R = 4`) | 104 | 16 per element + 16 |
+//! | [`RwSet<u64>`](RwSet) (`R = 4`) | 136 | 24 per element + 16 |
+//! | [`MvRegister<u64>`](MvRegister), [`DwFlag`] | 24 (dot cloud) | 40 |
+//! | [`EwFlag`] | 24 (dot cloud) | 32 |
+//! | [`CausalCounter`] | 24 (dot cloud) | 48 |
+//! | [`CausalContext`] | 24 (a cloud range) | 16 |
+//! | [`LwwRegister<u64>`](LwwRegister) | 32 bytes in all | – |
+//!
 //! ## Encoding
 //!
 //! [`WireFormat`] encodes any state or delta as a version byte plus

@@ -13,30 +13,36 @@ use std::mem::size_of;
 
 /// Bytes one more element-table entry (`N + 1` instead of `N`) costs.
 macro_rules! per_entry {
-    ($t:ident < $($a:ty,)* >) => {
-        size_of::<$t<$($a,)* Fixed<17, 4>>>() - size_of::<$t<$($a,)* Fixed<16, 4>>>()
+    ($t:ident) => {
+        size_of::<$t<Fixed<17, 4>>>() - size_of::<$t<Fixed<16, 4>>>()
+    };
+    ($t:ident < $($a:ident),+ >) => {
+        size_of::<$t<$($a,)+ Fixed<17, 4>>>() - size_of::<$t<$($a,)+ Fixed<16, 4>>>()
     };
 }
 /// Bytes one more replica (`R + 1` instead of `R`) costs, across all of a type's tables.
 macro_rules! per_replica {
-    ($t:ident < $($a:ty,)* >) => {
-        size_of::<$t<$($a,)* Fixed<16, 5>>>() - size_of::<$t<$($a,)* Fixed<16, 4>>>()
+    ($t:ident) => {
+        size_of::<$t<Fixed<16, 5>>>() - size_of::<$t<Fixed<16, 4>>>()
+    };
+    ($t:ident < $($a:ident),+ >) => {
+        size_of::<$t<$($a,)+ Fixed<16, 5>>>() - size_of::<$t<$($a,)+ Fixed<16, 4>>>()
     };
 }
 
 #[cfg(target_pointer_width = "64")]
 #[test]
 fn fixed_mode_ram_per_entry_matches_the_documented_figures() {
-    // Element tables (N): one entry of the element table plus one dot-cloud slot.
-    assert_eq!(per_entry!(GSet<u64,>), 8);
-    assert_eq!(per_entry!(TwoPSet<u64,>), 16);
+    // Element tables (N): one entry of the element table plus one dot-cloud range.
+    assert_eq!(per_entry!(GSet<u64>), 8);
+    assert_eq!(per_entry!(TwoPSet<u64>), 16);
     assert_eq!(
-        per_entry!(AwSet<u64,>),
-        96,
-        "u64 element + 4 dot slots + len + cloud slot"
+        per_entry!(AwSet<u64>),
+        104,
+        "u64 element + 4 dot slots + len + a cloud range"
     );
-    assert_eq!(per_entry!(RwSet<u64,>), 128);
-    assert_eq!(per_entry!(CausalContext), 16);
+    assert_eq!(per_entry!(RwSet<u64>), 136);
+    assert_eq!(per_entry!(CausalContext), 24, "a cloud range: dot + last counter");
     // Replica tables (R).
     assert_eq!(per_replica!(VersionVector), 16);
     assert_eq!(per_replica!(GCounter), 16);
@@ -47,7 +53,7 @@ fn fixed_mode_ram_per_entry_matches_the_documented_figures() {
         "one dot slot + one version-vector entry"
     );
     assert_eq!(per_replica!(DwFlag), 40);
-    assert_eq!(per_replica!(MvRegister<u64,>), 40);
+    assert_eq!(per_replica!(MvRegister<u64>), 40);
     assert_eq!(per_replica!(CausalCounter), 48);
     // A register needs no table at all.
     assert_eq!(size_of::<LwwRegister<u64>>(), 32);
