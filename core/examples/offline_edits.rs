@@ -68,7 +68,7 @@ impl Replica {
             .counters
             .update(&1, |c, cx| c.increment_delta(cx, id, 1))?;
         self.encode(1, &d);
-        if step % 4 == 0 {
+        if step.is_multiple_of(4) {
             let alert = (step % 5) as u16;
             let d = self
                 .doc

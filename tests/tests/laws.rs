@@ -19,7 +19,8 @@
 //! # Run length
 //!
 //! Each property checks 200 random histories by default, which keeps this file well
-//! under a minute on two cores (the test profile builds with `opt-level = 1`). Environment variables:
+//! under a minute on two cores (the test profile builds with `opt-level = 1`).
+//! Environment variables:
 //!
 //! * `STARLING_QC_TESTS=N`: check `N` histories per property.
 //! * `STARLING_LONG=1`: the long run, 10,000 histories per property (for a nightly or
