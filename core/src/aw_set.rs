@@ -91,11 +91,41 @@ impl<E: Ord + Clone + Debug, S: Storage> AwSetStore<E, S> {
 impl<E: Ord + Clone + Debug, S: Storage> AwSet<E, S> {
     /// Adds `element` as `replica`; returns the delta to send to other replicas.
     pub fn add(&mut self, replica: ReplicaId, element: E) -> Result<Self, CapacityError> {
-        self.apply(|s, cx| s.add_delta(cx, replica, element))
+        // Joining the delta ({element: {dot}}, context: the element's live dots and
+        // `dot`) replaces the element's dots with `dot` (a dot is live under one element
+        // only, so no other element changes) and records `dot`. Done directly, that is
+        // one table update, where the join would look the element up again and merge
+        // contexts; on failure everything is put back.
+        let dot = self.context().next_dot(replica)?;
+        let single = DotSet::single(dot, ())?;
+        let (store, cx) = self.parts_mut();
+        let old = store.0.replace_entry(element.clone(), single.clone())?;
+        let applied = DotMap::single(element.clone(), single)
+            .and_then(|map| causal_delta(AwSetStore(map), Some(dot), old.as_ref()))
+            .and_then(|delta| cx.insert(dot).map(|()| delta));
+        if applied.is_err() {
+            match old {
+                // The key is present (just written): replacing it cannot fail.
+                Some(v) => drop(store.0.replace_entry(element, v)),
+                None => drop(store.0.remove_entry(&element)),
+            }
+        }
+        applied
     }
     /// Removes `element`; returns the delta.
     pub fn remove(&mut self, element: &E) -> Result<Self, CapacityError> {
-        self.apply(|s, _| s.remove_delta(element))
+        // Joining the delta drops exactly the live dots of `element` (a dot is live under
+        // one element only) and adds nothing to the context, which has seen them all:
+        // it removes the entry. Done directly, the removal costs a lookup, where the join
+        // would scan every element to find the dots.
+        let (store, _) = self.parts_mut();
+        let old = store.0.remove_entry(element);
+        let delta = causal_delta(AwSetStore::default(), None, old.as_ref());
+        if let (Err(_), Some(v)) = (&delta, old) {
+            // Back into the slot it just left: cannot fail.
+            drop(store.0.replace_entry(element.clone(), v));
+        }
+        delta
     }
     /// Removes every element; returns the delta.
     pub fn clear(&mut self) -> Result<Self, CapacityError> {

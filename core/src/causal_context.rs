@@ -183,17 +183,21 @@ impl<S: Storage> CausalContext<S> {
             return Ok(());
         }
         // Merge with every cloud range of `replica` that overlaps or touches first..=last.
+        // Ranges are disjoint and do not touch each other, so those are consecutive in
+        // key order: walk down from the last one starting at most `last + 1` (a few
+        // lookups, not a pass over the cloud).
         let (mut lo, mut hi) = (first, last);
         let mut merged = 0usize;
-        for (d, end) in self.cloud.iter() {
-            if d.replica == replica
-                && d.counter <= hi.saturating_add(1)
-                && *end >= lo.saturating_sub(1)
-            {
-                lo = lo.min(d.counter);
-                hi = hi.max(*end);
-                merged += 1;
+        let mut probe = hi.saturating_add(1);
+        while let Some((d, end)) = self.cloud.floor(&Dot::new(replica, probe)) {
+            if d.replica != replica || *end < lo.saturating_sub(1) {
+                break;
             }
+            lo = lo.min(d.counter);
+            hi = hi.max(*end);
+            merged += 1;
+            // Cloud ranges start above `unseen >= 1`.
+            probe = d.counter - 1;
         }
         if lo == unseen {
             // Contiguous with the vector: the whole run moves into it.
@@ -202,14 +206,22 @@ impl<S: Storage> CausalContext<S> {
             self.cloud.insert(Dot::new(replica, lo), hi)?;
             return Ok(());
         }
-        let (new_lo, new_hi) = (lo, hi);
-        self.cloud
-            .retain(|d, end| d.replica != replica || *end < new_lo || d.counter > new_hi);
-        if new_lo != unseen {
+        self.remove_cloud_ranges(replica, lo, hi);
+        if lo != unseen {
             // The merged ranges were removed just above, so this insert has room.
-            self.cloud.insert(Dot::new(replica, new_lo), new_hi)?;
+            self.cloud.insert(Dot::new(replica, lo), hi)?;
         }
         Ok(())
+    }
+    /// Removes the cloud ranges of `replica` starting in `lo..=hi`.
+    fn remove_cloud_ranges(&mut self, replica: ReplicaId, lo: u64, hi: u64) {
+        while let Some((d, _)) = self.cloud.floor(&Dot::new(replica, hi)) {
+            if d.replica != replica || d.counter < lo {
+                break;
+            }
+            let start = *d;
+            self.cloud.remove(&start);
+        }
     }
     /// Union of the seen sets. Fails whole, changing nothing, when the result does not fit.
     pub fn join(&mut self, other: &Self) -> Result<(), CapacityError> {
@@ -230,18 +242,17 @@ impl<S: Storage> CausalContext<S> {
     /// that now touches the entry into it.
     fn absorb_cloud_into_vector(&mut self, replica: ReplicaId) -> Result<(), CapacityError> {
         let known = self.vv.get(replica);
-        let mut top = known;
-        for (d, last) in self.cloud.iter() {
-            if d.replica == replica && d.counter <= known.saturating_add(1) {
-                top = top.max(*last);
-            }
-        }
+        // The ranges starting at most `known + 1` are covered by the vector or touch it;
+        // the last of them ends highest (ranges are disjoint and do not touch).
+        let reach = known.saturating_add(1);
+        let top = match self.cloud.floor(&Dot::new(replica, reach)) {
+            Some((d, last)) if d.replica == replica => known.max(*last),
+            _ => return Ok(()),
+        };
         if top > known {
             self.vv.set(replica, top)?;
         }
-        self.cloud.retain(|d, last| {
-            d.replica != replica || (*last > top && d.counter > top.saturating_add(1))
-        });
+        self.remove_cloud_ranges(replica, 0, reach);
         Ok(())
     }
     /// `true` when the dots `first..=last` of `replica` have all been seen.

@@ -253,6 +253,12 @@ impl<K: Ord + Clone + Debug, V: Clone + PartialEq + Debug, S: Storage> DotMap<K,
         Ok(out)
     }
     /// `true` when `other_cx` may remove live dots of keys that `other` does not hold.
+    ///
+    /// A small context is probed dot by dot: a dot seen here and dropped by `other`
+    /// removes something only if it is live here, and when it is live under a key that
+    /// `other` holds, joining that key's stores removes it (a dot is live under one key
+    /// only). So a re-add or an overwrite, whose delta names its key, never needs the
+    /// scan; a remove, whose delta holds no key, does.
     fn join_may_remove_absent<C: Storage>(
         &self,
         cx: &CausalContext<C>,
@@ -265,12 +271,33 @@ impl<K: Ord + Clone + Debug, V: Clone + PartialEq + Debug, S: Storage> DotMap<K,
         if self.entries.is_empty() {
             return false;
         }
-        if other_cx.dot_count() > REMOVAL_PROBE_LIMIT {
+        let mut dots = 0u64;
+        let large = other_cx.ranges().any(|(_, first, last)| {
+            dots = dots.saturating_add(last - first).saturating_add(1);
+            dots > REMOVAL_PROBE_LIMIT
+        });
+        if large {
             return true;
         }
-        other_cx
-            .dots()
-            .any(|d| cx.contains(d) && !other.contains_dot(d))
+        other_cx.dots().any(|d| {
+            cx.contains(d)
+                && !other.contains_dot(d)
+                && !other
+                    .entries
+                    .iter()
+                    .any(|(k, _)| self.entries.get(k).is_some_and(|mine| mine.contains_dot(d)))
+        })
+    }
+    /// Removes the entry under `key`, for mutators that know this is what joining their
+    /// delta does.
+    pub(crate) fn remove_entry(&mut self, key: &K) -> Option<V> {
+        self.entries.remove(key)
+    }
+    /// Puts `value` under `key`, returning the replaced store, for mutators that know
+    /// this is what joining their delta does. Fails, changing nothing, only when `key`
+    /// is new and the table is full. `value` must not be empty.
+    pub(crate) fn replace_entry(&mut self, key: K, value: V) -> Result<Option<V>, CapacityError> {
+        self.entries.insert(key, value)
     }
 }
 
@@ -301,8 +328,12 @@ impl<K: Ord + Clone + Debug, V: DotStore<C>, S: Storage, C: Storage> DotStore<C>
         other_cx: &CausalContext<C>,
     ) -> Result<(), CapacityError> {
         if self.join_may_remove_absent(cx, other, other_cx) {
+            // Both tables are in key order: walk `other`'s keys alongside instead of
+            // looking each of ours up.
+            let mut theirs = other.entries.iter().map(|(k, _)| k).peekable();
             self.entries.retain(|k, v| {
-                if other.entries.contains_key(k) {
+                while theirs.next_if(|t| *t < k).is_some() {}
+                if theirs.peek() == Some(&k) {
                     return true;
                 }
                 v.retain_dots(&mut |d| !other_cx.contains(d));
@@ -412,6 +443,11 @@ impl<T: DotStore<S>, S: Storage> Causal<T, S> {
     pub fn store(&self) -> &T {
         &self.store
     }
+    /// Store and context, mutably: for mutators that apply their own delta directly,
+    /// which must leave the state exactly as joining the delta would.
+    pub(crate) fn parts_mut(&mut self) -> (&mut T, &mut CausalContext<S>) {
+        (&mut self.store, &mut self.context)
+    }
     /// The causal context: every event this state has seen.
     pub fn context(&self) -> &CausalContext<S> {
         &self.context
@@ -424,8 +460,9 @@ impl<T: DotStore<S>, S: Storage> Causal<T, S> {
     /// it returns and hands the delta back for shipping to other replicas. Either the
     /// delta applies whole or nothing changes.
     ///
-    /// This is how every mutation of a causal type works: `set.add(r, x)` is
-    /// `set.apply(|s, cx| s.add_delta(cx, r, x))`.
+    /// This is what every mutation of a causal type does: `set.add(r, x)` has the effect
+    /// of `set.apply(|s, cx| s.add_delta(cx, r, x))` (the set's add and remove apply their
+    /// delta directly, which is faster and gives the same state and delta).
     pub fn apply(
         &mut self,
         delta_mutator: impl FnOnce(&T, &CausalContext<S>) -> Result<Self, CapacityError>,

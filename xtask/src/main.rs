@@ -28,6 +28,8 @@ commands:
                      (--skip-tests skips `cargo test --workspace`)
   lint               rustfmt check, clippy, rustdoc with -D warnings
   embedded           no_std / cross-target builds of starling-core
+  bench              core benchmarks: Starling, crdts and Automerge side by side
+                     (bench/, outside the workspace; tables in Markdown)
   help               show this message";
 
 /// The program a [`Step`] runs.
@@ -144,6 +146,24 @@ const EMBEDDED: &[Step] = &[
     Step::cargo(
         "clippy sync: thumbv6m, no default features",
         "clippy -p starling-sync --no-default-features --target thumbv6m-none-eabi -- -D warnings",
+    ),
+];
+
+/// The core benchmarks. `bench/` is its own workspace (automerge and crdts stay out of
+/// the workspace's builds): build it, then run the timing harness and the heap counter
+/// (separate binaries, so the counting allocator costs nothing in the timings).
+const BENCH: &[Step] = &[
+    Step::cargo(
+        "build benchmarks (release)",
+        "build --release --manifest-path bench/Cargo.toml --bins",
+    ),
+    Step::cargo(
+        "benchmarks: timings and encoded sizes",
+        "run --release --manifest-path bench/Cargo.toml --bin starling-bench",
+    ),
+    Step::cargo(
+        "benchmarks: heap bytes",
+        "run --release --manifest-path bench/Cargo.toml --bin heap",
     ),
 ];
 
@@ -310,7 +330,8 @@ fn main() -> ExitCode {
         ("ci", [flag]) if flag == "--skip-tests" => ci_steps(true),
         ("lint", []) => LINT.to_vec(),
         ("embedded", []) => EMBEDDED.to_vec(),
-        ("ci" | "lint" | "embedded", _) => {
+        ("bench", []) => BENCH.to_vec(),
+        ("ci" | "lint" | "embedded" | "bench", _) => {
             return usage_error(&format!("unexpected arguments to `{command}`: {flags:?}"));
         }
         _ => return usage_error(&format!("unknown command `{command}`")),
