@@ -12,8 +12,6 @@ use crate::metrics::Metrics;
 use crate::peer::{Liveness, Peer, PeerInfo};
 use crate::reassembly::{Fragment, Reassembly};
 
-/// Messages being reassembled at once.
-const REASSEMBLY_SLOTS: usize = 2;
 /// Catch-ups computed and waiting to be sent.
 const CATCH_UP_QUEUE: usize = 2;
 /// Events waiting for [`Node::poll_event`].
@@ -99,7 +97,9 @@ struct Outgoing<A> {
 /// neighbours over any datagram transport whose addresses are `A`.
 ///
 /// Capacities: `PEERS` neighbours, `DELTAS` buffered delta groups, messages of up to `MSG`
-/// bytes (a delta-interval, a digest or a catch-up must encode within it).
+/// bytes (a delta-interval, a digest or a catch-up must encode within it). The node
+/// holds `PEERS + 1` message buffers of `MSG` bytes: one to send, and one per neighbour
+/// to reassemble fragmented messages in.
 ///
 /// The node owns no socket, clock, thread, allocator or random source. Drive it with
 /// four families of calls (see the crate docs for a complete loop):
@@ -125,7 +125,11 @@ where
     metrics: Metrics,
     next_round_ms: u64,
     now_ms: u64,
-    reassembly: Reassembly<REASSEMBLY_SLOTS, MSG>,
+    /// One message being reassembled per neighbour: every neighbour may be sending us a
+    /// fragmented message at once (after a partition or a restart, or fan-in to a hub),
+    /// and with fewer slots than senders, least-recently-used eviction of interleaved
+    /// fragments starves them all.
+    reassembly: Reassembly<PEERS, MSG>,
     catch_ups: heapless::Vec<PendingCatchUp<T::Digest>, CATCH_UP_QUEUE>,
     events: heapless::Deque<Event, EVENT_QUEUE>,
     outgoing: Option<Outgoing<A>>,
@@ -310,7 +314,9 @@ where
             self.metrics.drops.replayed += 1;
             return;
         }
-        if header.ack > self.seq {
+        // An ack beyond what we have sent is impossible, but only for this incarnation of
+        // us: a peer that has not yet heard of our restart still acks the previous one.
+        if header.to_incarnation == self.incarnation && header.ack > self.seq {
             self.metrics.drops.malformed += 1;
             return;
         }
@@ -396,7 +402,9 @@ where
             // It does not know this incarnation of us: it lost track of our progress.
             peer.ack = None;
         }
-        if (peer.ack.is_none() || peer.recv.is_none()) && peer.digest_nonce == 0 {
+        // We lack its past: ask for a catch-up. (Lacking its ack needs no digest of ours:
+        // it acks the catch-up it asked for, or any of our frames with its `recv`.)
+        if peer.recv.is_none() && peer.digest_nonce == 0 {
             Self::want_digest(peer, true, &mut self.next_nonce);
         }
         if header.pull {
@@ -432,8 +440,11 @@ where
         // the catch-up's sequence number once it has joined it.
         let peer = &mut self.peers[p];
         peer.ack = None;
-        // It wants our digest to catch us up, unless ours is already on its way.
-        if m.reply && peer.recv.is_none() && peer.digest_nonce == 0 {
+        peer.resync = false;
+        // It wants our digest, so it can catch us up: it may no longer reach back to
+        // our `recv` mark (its buffer was collected). Unless we lack its past ourselves:
+        // then our own digest is out and retried.
+        if m.reply && (peer.recv.is_some() || peer.digest_nonce == 0) {
             Self::want_digest(peer, false, &mut self.next_nonce);
         }
     }
@@ -450,6 +461,7 @@ where
         let peer = &mut self.peers[p];
         peer.recv = Some(peer.recv.map_or(m.seq, |r| r.max(m.seq)));
         peer.digest_nonce = 0;
+        peer.backoff_ms = self.config.retry_base_ms;
         if peer.owed.digest == Some(false) {
             peer.owed.digest = None;
         }
@@ -556,6 +568,12 @@ where
                 Some(s) if s >= config.dead_after_ms && peer.liveness != Liveness::Dead => {
                     peer.liveness = Liveness::Dead;
                     peer.reset_marks();
+                    // Incarnations are random, so their order is unknown: a delayed frame
+                    // from an older one, arriving after a newer one's, retires the newer
+                    // one and its frames are dropped as replays. Silence for so long
+                    // means it may have happened: forget the incarnation history and let
+                    // the next frame heard name the current incarnation.
+                    peer.retired = [0; 2];
                     if let Some(id) = peer.id {
                         let _ = self.events.push_back(Event::PeerDown(id));
                     }
@@ -575,10 +593,11 @@ where
             }
             i += 1;
         }
-        // Retries towards peers we cannot sync with yet (unknown progress, or dead).
+        // Retries towards peers whose past we lack, that must ask us for a catch-up
+        // (`resync`), or dead. (A missing ack alone is not retried: probing for it made
+        // two peers each reset the other's ack with their digests, for ever.)
         for peer in self.peers.iter_mut() {
-            let stuck =
-                peer.ack.is_none() || peer.recv.is_none() || peer.liveness == Liveness::Dead;
+            let stuck = peer.recv.is_none() || peer.resync || peer.liveness == Liveness::Dead;
             if stuck && now >= peer.next_probe_ms {
                 // Same nonce as an outstanding request: a catch-up answering either
                 // the first try or this one is welcome.
@@ -732,10 +751,16 @@ where
                 None => {
                     // No interval can go (its start was collected, or it does not fit a
                     // message): catch the peer up from its digest instead.
+                    // Our digest, asking for its own, goes out at the next timeout and
+                    // is retried like a probe until it asks: not every round (its stale
+                    // acks bring us back here each round, and a digest per round per
+                    // peer flooded a node that could not keep up).
                     let peer = &mut self.peers[p];
                     peer.ack = None;
-                    peer.digest_nonce = 0;
-                    Self::want_digest(peer, true, &mut self.next_nonce);
+                    if !peer.resync {
+                        peer.resync = true;
+                        peer.next_probe_ms = self.now_ms;
+                    }
                     return false;
                 }
             }
@@ -743,6 +768,8 @@ where
             pull = config.push_pull && self.peers[p].owed.round;
             (FrameKind::Heartbeat, 0)
         } else {
+            // Deltas asked for (a pull) with none to send: nothing is owed.
+            self.peers[p].owed.deltas = false;
             return false;
         };
         let now = self.now_ms;
@@ -916,17 +943,32 @@ where
                 };
                 next = next.min(deadline);
             }
-            if p.ack.is_none() || p.recv.is_none() || p.liveness == Liveness::Dead {
+            if p.recv.is_none() || p.resync || p.liveness == Liveness::Dead {
                 next = next.min(p.next_probe_ms);
             }
-            if p.liveness != Liveness::Dead {
+            // A heartbeat already owed waits for the transmitter, not for a timer.
+            if p.liveness != Liveness::Dead && !p.owed.ack {
                 let beat = p
                     .last_sent_ms
                     .map_or(self.now_ms, |t| t + self.config.heartbeat_interval_ms);
                 next = next.min(beat);
             }
-            if p.owes_anything() && self.config.budget.is_some() {
-                next = next.min(p.budget_ready_ms(self.config.mtu, &self.config));
+        }
+        // Out of budget: nothing goes out before the message being sent can go on (the
+        // others queue behind it), or, if none, before a peer owed something can be sent to.
+        if self.config.budget.is_some() {
+            let blocked = self.outgoing.as_ref().and_then(|o| self.peers.get(o.peer));
+            let ready = match blocked {
+                Some(p) => Some(p.budget_ready_ms(self.config.mtu, &self.config)),
+                None => self
+                    .peers
+                    .iter()
+                    .filter(|p| p.owes_anything())
+                    .map(|p| p.budget_ready_ms(self.config.mtu, &self.config))
+                    .min(),
+            };
+            if let Some(ready) = ready {
+                next = next.min(ready);
             }
         }
         Some(next)

@@ -52,6 +52,9 @@ pub(crate) struct Peer<A> {
     /// The nonce of the digest we sent it (0: none outstanding).
     pub(crate) digest_nonce: u32,
     pub(crate) owed: Owed,
+    /// Our buffer no longer reaches back to its ack mark: it must ask us for a catch-up,
+    /// and our digests (asking for its digest) are retried until it does.
+    pub(crate) resync: bool,
     /// When we may next probe it (digest retry), and the current backoff.
     pub(crate) next_probe_ms: u64,
     pub(crate) backoff_ms: u64,
@@ -81,6 +84,7 @@ impl<A: Copy + PartialEq> Peer<A> {
             recv: None,
             digest_nonce: 0,
             owed: Owed::default(),
+            resync: false,
             next_probe_ms: now_ms + config.retry_base_ms,
             backoff_ms: config.retry_base_ms,
             tokens: config.budget.map_or(0, |b| u64::from(b.burst_bytes)),
@@ -94,6 +98,7 @@ impl<A: Copy + PartialEq> Peer<A> {
         self.recv = None;
         self.digest_nonce = 0;
         self.owed = Owed::default();
+        self.resync = false;
     }
 
     /// Schedules the next probe: exponential backoff with full jitter.
@@ -107,8 +112,13 @@ impl<A: Copy + PartialEq> Peer<A> {
 
     pub(crate) fn heard(&mut self, now_ms: u64, config: &Config) -> bool {
         self.last_heard_ms = Some(now_ms);
-        self.backoff_ms = config.retry_base_ms;
         let revived = self.liveness != Liveness::Alive;
+        if revived {
+            // Back: probe it at once, from the shortest delay. (Not on every frame: a peer
+            // that talks but never answers our digest must see the retries back off.)
+            self.backoff_ms = config.retry_base_ms;
+            self.next_probe_ms = now_ms;
+        }
         self.liveness = Liveness::Alive;
         revived
     }

@@ -42,7 +42,11 @@ fn fixed_mode_ram_per_entry_matches_the_documented_figures() {
         "u64 element + 4 dot slots + len + a cloud range"
     );
     assert_eq!(per_entry!(RwSet<u64>), 136);
-    assert_eq!(per_entry!(CausalContext), 24, "a cloud range: dot + last counter");
+    assert_eq!(
+        per_entry!(CausalContext),
+        24,
+        "a cloud range: dot + last counter"
+    );
     // Replica tables (R).
     assert_eq!(per_replica!(VersionVector), 16);
     assert_eq!(per_replica!(GCounter), 16);
