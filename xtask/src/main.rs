@@ -24,7 +24,7 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  ci [--skip-tests]  full CI: toolchain setup, tests, lint, embedded builds
+  ci [--skip-tests]  full CI: toolchain setup, tests, lint, embedded builds, fleet demo
                      (--skip-tests skips `cargo test --workspace`)
   lint               rustfmt check, clippy, rustdoc with -D warnings
   embedded           no_std / cross-target builds of starling-core
@@ -170,8 +170,15 @@ const BENCH: &[Step] = &[
 /// The full CI pipeline, in order.
 fn ci_steps(skip_tests: bool) -> Vec<Step> {
     let tests: &[Step] = if skip_tests { &[] } else { TESTS };
-    [SETUP, tests, LINT, EMBEDDED].concat()
+    [SETUP, tests, LINT, EMBEDDED, MAIN_JOB].concat()
 }
+
+/// The README's main job: the fleet demo over real UDP on 127.0.0.1 (fixed seed), which
+/// exits non-zero unless every replica converges.
+const MAIN_JOB: &[Step] = &[Step::cargo(
+    "main job: fleet demo (16 replicas, UDP, loss, partition)",
+    "run --release --example fleet -- --seed 1",
+)];
 
 /// Where and with which cargo the steps run.
 struct Ctx {
