@@ -104,14 +104,22 @@ pub trait Workload {
     ) -> Result<Self::Doc, CapacityError>;
 }
 
-#[derive(PartialEq, Eq)]
-struct InFlight {
-    at: u64,
-    order: u64,
-    from: usize,
-    to: usize,
-    bytes: Vec<u8>,
+/// A frame on its way: sent by node `from` to node `to`, delivered at `at` ms; `order`
+/// breaks ties between frames due at the same time (earlier sends first).
+#[derive(Debug, PartialEq, Eq)]
+pub struct InFlight {
+    /// Delivery time, ms.
+    pub at: u64,
+    /// Send order, for ties.
+    pub order: u64,
+    /// Sender index.
+    pub from: usize,
+    /// Receiver index.
+    pub to: usize,
+    /// The frame.
+    pub bytes: Vec<u8>,
 }
+/// Ordered so that a `BinaryHeap` pops the earliest frame first.
 impl Ord for InFlight {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         (other.at, other.order).cmp(&(self.at, self.order))

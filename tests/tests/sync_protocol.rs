@@ -30,6 +30,7 @@ use starling_core::{
     AwSet, CapacityError, GCounter, Growable, Lattice, Reconcile, ReplicaId, WireFormat,
 };
 use starling_sync::{ByteBudget, Config, Drops, Event, Liveness, Metrics, Node};
+use starling_tests::netsim::InFlight;
 use starling_tests::netsim::wire::{self, CatchUpMsg, DeltasMsg, FrameKind, Header, Reassembler};
 
 // ---- the test network -----------------------------------------------------------------
@@ -51,14 +52,6 @@ impl Sent {
             .expect("nodes send well-formed frames")
             .0
     }
-}
-
-struct InFlight {
-    at: u64,
-    order: u64,
-    from: usize,
-    to: usize,
-    bytes: Vec<u8>,
 }
 
 /// Decides, for each frame sent, whether the network loses it.
