@@ -189,16 +189,20 @@ where
 pub struct CausalDigest<S: Storage> {
     /// Everything the replica has seen.
     pub context: CausalContext<S>,
-    /// Per replica: `(live dots, XOR of their CRC-64)`.
+    /// Per replica: `(live dots, XOR of their SipHash-2-4 hashes)`.
     #[serde(with = "map_serde")]
     pub live: S::Replicas<(u64, u64)>,
 }
 
+/// The hash of one live dot in a [`CausalDigest`]: SipHash-2-4 (keys zero) of the replica
+/// id and counter as little-endian bytes. Per replica, the digest XORs the hashes of its
+/// live dots; the hash must not be linear (a CRC is: the XORs of the CRCs of two sets of
+/// dots collide whenever the dots themselves XOR alike).
 fn dot_hash(d: Dot) -> u64 {
     let mut bytes = [0u8; 16];
     bytes[..8].copy_from_slice(&d.replica.0.to_le_bytes());
     bytes[8..].copy_from_slice(&d.counter.to_le_bytes());
-    CRC64.checksum(&bytes)
+    siphasher::sip::SipHasher24::new().hash(&bytes)
 }
 
 /// Per-replica `(count, xor of hashes)` of the live dots of `store` that `within` accepts.
@@ -252,20 +256,24 @@ impl<T: DotStore<S> + Serialize + DeserializeOwned, S: Storage> Reconcile for Ca
     }
 
     fn novel_part(&self, delta: &Self) -> Result<Self, CapacityError> {
-        // Live dots of the delta we have already seen: the entries are known here (live
-        // or removed since), so they and their context dots carry no news.
-        let mut known = CausalContext::<S>::new();
+        // The join-irreducible parts of a causal state are its live dots (each with its
+        // value and the dot in the context) and its removals (a context dot that is not
+        // live). A live dot we have seen is no news (it is live here, or was removed
+        // since); a removal is news only if we have not seen the dot, or hold it live.
+        let delta_live = delta.store().dots_context::<S>()?;
+        let mut context = delta.context().difference(self.context())?;
         let mut result = Ok(());
-        delta.store().for_each_dot(&mut |d| {
-            if result.is_ok() && self.context().contains(d) {
-                result = known.insert(d);
+        self.store().for_each_dot(&mut |d| {
+            if result.is_ok() && delta.context().contains(d) && !delta_live.contains(d) {
+                result = context.insert(d);
             }
         });
         result?;
-        if known.is_empty() {
+        if context == *delta.context() {
             return Ok(delta.clone());
         }
-        let context = delta.context().difference(&known)?;
+        // Our own context keeps only the news: every live dot of the delta it accepts is
+        // one we have not seen.
         Ok(delta.restricted(context))
     }
 }

@@ -15,7 +15,7 @@
 use core::fmt::Debug;
 
 use quickcheck::TestResult;
-use starling_core::{CapacityError, EncodeError, Lattice, WireFormat};
+use starling_core::{CapacityError, EncodeError, Lattice, Reconcile, WireFormat};
 
 use crate::LawSubject;
 use crate::history::{History, Sim, SplitMix, Step, Writer};
@@ -520,6 +520,65 @@ pub fn deltas_converge<L: LawSubject>(h: History<L::Op>) -> TestResult {
                 "replica r{i} joined with every delta differs from the join of all states\n  state = {:?}\n  after = {y:?}\n  all = {all:?}",
                 replicas[i]
             );
+        }
+        Ok(())
+    })
+}
+
+/// Law (what the sync engine relies on): for a replica state `x` and any value `d` of the
+/// history, the novel part `n = x.novel_part(d)` has the effect of `d` (`x ⊔ n == x ⊔ d`),
+/// is at most `d`, and is bottom when `d ≤ x` (redundancy removal leaves nothing of a
+/// delta that brings nothing); and for replica states `x`, `y`, what `x` finds `y`
+/// missing from `y`'s digest completes it (`y ⊔ x.missing_for(y.digest()) == x ⊔ y`).
+pub fn reconcile_sound<L: LawSubject>(h: History<L::Op>) -> TestResult {
+    verdict(|| {
+        let rec = record::<L>(&h)?;
+        let replica_states: Vec<usize> = rec.timelines.iter().flatten().copied().collect();
+        for (i, j) in pairs(&rec, h.seed) {
+            // `x` a replica state: pairs whose first value is not one are skipped.
+            if !replica_states.contains(&i) {
+                continue;
+            }
+            let (x, d) = (&rec.pool[i].1, &rec.pool[j].1);
+            let n = x
+                .novel_part(d)
+                .map_err(|_| unexpected("computing a novel part"))?;
+            let (with_n, with_d) = (join(x, &n)?, join(x, d)?);
+            ensure!(
+                with_n == with_d,
+                "x ⊔ x.novel_part(d) != x ⊔ d{}{}\n  novel part = {n:?}\n  x ⊔ novel = {with_n:?}\n  x ⊔ d = {with_d:?}",
+                show("x", &rec.pool[i]),
+                show("d", &rec.pool[j]),
+            );
+            ensure!(
+                n.leq(d),
+                "the novel part is not at most d{}{}\n  novel part = {n:?}",
+                show("x", &rec.pool[i]),
+                show("d", &rec.pool[j]),
+            );
+            ensure!(
+                !d.leq(x) || n.is_bottom(),
+                "d ≤ x but its novel part is not bottom{}{}\n  novel part = {n:?}",
+                show("x", &rec.pool[i]),
+                show("d", &rec.pool[j]),
+            );
+        }
+        let finals = rec.finals();
+        for &i in &finals {
+            for &j in &finals {
+                let (x, y) = (&rec.pool[i].1, &rec.pool[j].1);
+                let digest = y.digest().map_err(|_| unexpected("computing a digest"))?;
+                let missing = x
+                    .missing_for(&digest)
+                    .map_err(|_| unexpected("computing a catch-up"))?;
+                let (caught_up, all) = (join(y, &missing)?, join(x, y)?);
+                ensure!(
+                    caught_up == all,
+                    "y ⊔ x.missing_for(y.digest()) != x ⊔ y{}{}\n  missing = {missing:?}\n  y ⊔ missing = {caught_up:?}\n  x ⊔ y = {all:?}",
+                    show("x", &rec.pool[i]),
+                    show("y", &rec.pool[j]),
+                );
+            }
         }
         Ok(())
     })

@@ -15,7 +15,7 @@ use quickcheck::{Arbitrary, Gen};
 use starling_core::{
     AwSet, AwSetStore, CapacityError, Causal, CausalContext, CausalCounter, CounterStore, DwFlag,
     DwFlagStore, EwFlag, EwFlagStore, GCounter, GSet, LwwRegister, LwwStore, MvRegister,
-    MvRegisterStore, OrMapStore, PNCounter, RwSet, RwSetStore, Storage, TwoPSet, WireFormat,
+    MvRegisterStore, OrMapStore, PNCounter, Reconcile, RwSet, RwSetStore, Storage, TwoPSet, WireFormat,
 };
 
 use crate::history::{Writer, pick};
@@ -765,7 +765,7 @@ impl<V, S> LawSubject for OrMapSubject<V, S>
 where
     V: ValueSubject<S>,
     S: Storage,
-    MapState<V, S>: WireFormat,
+    MapState<V, S>: WireFormat + Reconcile,
 {
     type State = MapState<V, S>;
     type Op = MapOp<V::Op>;

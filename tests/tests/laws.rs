@@ -11,7 +11,9 @@
 //! Per type and mode: join commutative, associative, idempotent; bottom is the
 //! identity; `leq` matches join; the delta-mutator law for every operation kind;
 //! deltas joined in any order with duplicates converge to the join of all states;
-//! codec round trip of states and deltas. Per type: fixed and growable storage give
+//! codec round trip of states and deltas; reconciliation (the novel part of a delta has
+//! its effect and is bottom when the delta brings nothing; a catch-up computed from a
+//! digest completes the peer). Per type: fixed and growable storage give
 //! byte-identical encodings of the same history (`*_fixed_growable_agree`), and a
 //! capacity error in a tiny `Fixed<2, 2>` leaves the state unchanged
 //! (`*_fixed_capacity_error_changes_nothing`).
@@ -135,10 +137,11 @@ macro_rules! law_test {
     };
 }
 
-/// The eight lattice laws of one type in one storage mode (tests named in this order).
+/// The eight lattice laws and the reconciliation law of one type in one storage mode (tests named in this order).
 macro_rules! lattice_laws {
     ($prefix:literal, $subject:ty, $max_ops:expr;
-     $jc:ident, $ja:ident, $ji:ident, $bi:ident, $lm:ident, $dm:ident, $dc:ident, $cr:ident
+     $jc:ident, $ja:ident, $ji:ident, $bi:ident, $lm:ident, $dm:ident, $dc:ident, $cr:ident,
+     $rs:ident
     ) => {
         law_test!($jc, $prefix, join_commutative, $subject, $max_ops);
         law_test!($ja, $prefix, join_associative, $subject, $max_ops);
@@ -148,6 +151,7 @@ macro_rules! lattice_laws {
         law_test!($dm, $prefix, delta_mutator, $subject, $max_ops);
         law_test!($dc, $prefix, deltas_converge, $subject, $max_ops);
         law_test!($cr, $prefix, codec_roundtrip, $subject, $max_ops);
+        law_test!($rs, $prefix, reconcile_sound, $subject, $max_ops);
     };
 }
 
@@ -211,7 +215,8 @@ lattice_laws!("lww_register", LwwRegisterSubject, FX_OPS;
     lww_register_leq_matches_join,
     lww_register_delta_mutator,
     lww_register_deltas_converge,
-    lww_register_codec_roundtrip
+    lww_register_codec_roundtrip,
+    lww_register_reconcile_sound
 );
 
 // g_counter
@@ -223,7 +228,8 @@ lattice_laws!("g_counter_fixed", GCounterSubject<Fx>, FX_OPS;
     g_counter_fixed_leq_matches_join,
     g_counter_fixed_delta_mutator,
     g_counter_fixed_deltas_converge,
-    g_counter_fixed_codec_roundtrip
+    g_counter_fixed_codec_roundtrip,
+    g_counter_fixed_reconcile_sound
 );
 lattice_laws!("g_counter_growable", GCounterSubject<Growable>, FX_OPS;
     g_counter_growable_join_commutative,
@@ -233,7 +239,8 @@ lattice_laws!("g_counter_growable", GCounterSubject<Growable>, FX_OPS;
     g_counter_growable_leq_matches_join,
     g_counter_growable_delta_mutator,
     g_counter_growable_deltas_converge,
-    g_counter_growable_codec_roundtrip
+    g_counter_growable_codec_roundtrip,
+    g_counter_growable_reconcile_sound
 );
 storage_laws!("g_counter", GCounterSubject<Fx>, GCounterSubject<Growable>, FX_OPS, GCounterSubject<Tiny>;
     g_counter_fixed_growable_agree,
@@ -249,7 +256,8 @@ lattice_laws!("pn_counter_fixed", PNCounterSubject<Fx>, FX_OPS;
     pn_counter_fixed_leq_matches_join,
     pn_counter_fixed_delta_mutator,
     pn_counter_fixed_deltas_converge,
-    pn_counter_fixed_codec_roundtrip
+    pn_counter_fixed_codec_roundtrip,
+    pn_counter_fixed_reconcile_sound
 );
 lattice_laws!("pn_counter_growable", PNCounterSubject<Growable>, FX_OPS;
     pn_counter_growable_join_commutative,
@@ -259,7 +267,8 @@ lattice_laws!("pn_counter_growable", PNCounterSubject<Growable>, FX_OPS;
     pn_counter_growable_leq_matches_join,
     pn_counter_growable_delta_mutator,
     pn_counter_growable_deltas_converge,
-    pn_counter_growable_codec_roundtrip
+    pn_counter_growable_codec_roundtrip,
+    pn_counter_growable_reconcile_sound
 );
 storage_laws!("pn_counter", PNCounterSubject<Fx>, PNCounterSubject<Growable>, FX_OPS, PNCounterSubject<Tiny>;
     pn_counter_fixed_growable_agree,
@@ -275,7 +284,8 @@ lattice_laws!("g_set_fixed", GSetSubject<Fx>, FX_OPS;
     g_set_fixed_leq_matches_join,
     g_set_fixed_delta_mutator,
     g_set_fixed_deltas_converge,
-    g_set_fixed_codec_roundtrip
+    g_set_fixed_codec_roundtrip,
+    g_set_fixed_reconcile_sound
 );
 lattice_laws!("g_set_growable", GSetSubject<Growable>, FX_OPS;
     g_set_growable_join_commutative,
@@ -285,7 +295,8 @@ lattice_laws!("g_set_growable", GSetSubject<Growable>, FX_OPS;
     g_set_growable_leq_matches_join,
     g_set_growable_delta_mutator,
     g_set_growable_deltas_converge,
-    g_set_growable_codec_roundtrip
+    g_set_growable_codec_roundtrip,
+    g_set_growable_reconcile_sound
 );
 storage_laws!("g_set", GSetSubject<Fx>, GSetSubject<Growable>, FX_OPS, GSetSubject<Tiny>;
     g_set_fixed_growable_agree,
@@ -301,7 +312,8 @@ lattice_laws!("two_p_set_fixed", TwoPSetSubject<Fx>, FX_OPS;
     two_p_set_fixed_leq_matches_join,
     two_p_set_fixed_delta_mutator,
     two_p_set_fixed_deltas_converge,
-    two_p_set_fixed_codec_roundtrip
+    two_p_set_fixed_codec_roundtrip,
+    two_p_set_fixed_reconcile_sound
 );
 lattice_laws!("two_p_set_growable", TwoPSetSubject<Growable>, FX_OPS;
     two_p_set_growable_join_commutative,
@@ -311,7 +323,8 @@ lattice_laws!("two_p_set_growable", TwoPSetSubject<Growable>, FX_OPS;
     two_p_set_growable_leq_matches_join,
     two_p_set_growable_delta_mutator,
     two_p_set_growable_deltas_converge,
-    two_p_set_growable_codec_roundtrip
+    two_p_set_growable_codec_roundtrip,
+    two_p_set_growable_reconcile_sound
 );
 storage_laws!("two_p_set", TwoPSetSubject<Fx>, TwoPSetSubject<Growable>, FX_OPS, TwoPSetSubject<Tiny>;
     two_p_set_fixed_growable_agree,
@@ -327,7 +340,8 @@ lattice_laws!("aw_set_fixed", AwSetSubject<Fx>, FX_OPS;
     aw_set_fixed_leq_matches_join,
     aw_set_fixed_delta_mutator,
     aw_set_fixed_deltas_converge,
-    aw_set_fixed_codec_roundtrip
+    aw_set_fixed_codec_roundtrip,
+    aw_set_fixed_reconcile_sound
 );
 lattice_laws!("aw_set_growable", AwSetSubject<Growable>, FX_OPS;
     aw_set_growable_join_commutative,
@@ -337,7 +351,8 @@ lattice_laws!("aw_set_growable", AwSetSubject<Growable>, FX_OPS;
     aw_set_growable_leq_matches_join,
     aw_set_growable_delta_mutator,
     aw_set_growable_deltas_converge,
-    aw_set_growable_codec_roundtrip
+    aw_set_growable_codec_roundtrip,
+    aw_set_growable_reconcile_sound
 );
 storage_laws!("aw_set", AwSetSubject<Fx>, AwSetSubject<Growable>, FX_OPS, AwSetSubject<Tiny>;
     aw_set_fixed_growable_agree,
@@ -353,7 +368,8 @@ lattice_laws!("rw_set_fixed", RwSetSubject<Fx>, FX_OPS;
     rw_set_fixed_leq_matches_join,
     rw_set_fixed_delta_mutator,
     rw_set_fixed_deltas_converge,
-    rw_set_fixed_codec_roundtrip
+    rw_set_fixed_codec_roundtrip,
+    rw_set_fixed_reconcile_sound
 );
 lattice_laws!("rw_set_growable", RwSetSubject<Growable>, FX_OPS;
     rw_set_growable_join_commutative,
@@ -363,7 +379,8 @@ lattice_laws!("rw_set_growable", RwSetSubject<Growable>, FX_OPS;
     rw_set_growable_leq_matches_join,
     rw_set_growable_delta_mutator,
     rw_set_growable_deltas_converge,
-    rw_set_growable_codec_roundtrip
+    rw_set_growable_codec_roundtrip,
+    rw_set_growable_reconcile_sound
 );
 storage_laws!("rw_set", RwSetSubject<Fx>, RwSetSubject<Growable>, FX_OPS, RwSetSubject<Tiny>;
     rw_set_fixed_growable_agree,
@@ -379,7 +396,8 @@ lattice_laws!("lww_register_fixed", CausalLwwSubject<Fx>, FX_OPS;
     lww_register_fixed_leq_matches_join,
     lww_register_fixed_delta_mutator,
     lww_register_fixed_deltas_converge,
-    lww_register_fixed_codec_roundtrip
+    lww_register_fixed_codec_roundtrip,
+    lww_register_fixed_reconcile_sound
 );
 lattice_laws!("lww_register_growable", CausalLwwSubject<Growable>, FX_OPS;
     lww_register_growable_join_commutative,
@@ -389,7 +407,8 @@ lattice_laws!("lww_register_growable", CausalLwwSubject<Growable>, FX_OPS;
     lww_register_growable_leq_matches_join,
     lww_register_growable_delta_mutator,
     lww_register_growable_deltas_converge,
-    lww_register_growable_codec_roundtrip
+    lww_register_growable_codec_roundtrip,
+    lww_register_growable_reconcile_sound
 );
 storage_laws!("lww_register", CausalLwwSubject<Fx>, CausalLwwSubject<Growable>, FX_OPS, CausalLwwSubject<Tiny>;
     lww_register_fixed_growable_agree,
@@ -405,7 +424,8 @@ lattice_laws!("mv_register_fixed", MvRegisterSubject<Fx>, FX_OPS;
     mv_register_fixed_leq_matches_join,
     mv_register_fixed_delta_mutator,
     mv_register_fixed_deltas_converge,
-    mv_register_fixed_codec_roundtrip
+    mv_register_fixed_codec_roundtrip,
+    mv_register_fixed_reconcile_sound
 );
 lattice_laws!("mv_register_growable", MvRegisterSubject<Growable>, FX_OPS;
     mv_register_growable_join_commutative,
@@ -415,7 +435,8 @@ lattice_laws!("mv_register_growable", MvRegisterSubject<Growable>, FX_OPS;
     mv_register_growable_leq_matches_join,
     mv_register_growable_delta_mutator,
     mv_register_growable_deltas_converge,
-    mv_register_growable_codec_roundtrip
+    mv_register_growable_codec_roundtrip,
+    mv_register_growable_reconcile_sound
 );
 storage_laws!("mv_register", MvRegisterSubject<Fx>, MvRegisterSubject<Growable>, FX_OPS, MvRegisterSubject<Tiny>;
     mv_register_fixed_growable_agree,
@@ -431,7 +452,8 @@ lattice_laws!("ew_flag_fixed", EwFlagSubject<Fx>, FX_OPS;
     ew_flag_fixed_leq_matches_join,
     ew_flag_fixed_delta_mutator,
     ew_flag_fixed_deltas_converge,
-    ew_flag_fixed_codec_roundtrip
+    ew_flag_fixed_codec_roundtrip,
+    ew_flag_fixed_reconcile_sound
 );
 lattice_laws!("ew_flag_growable", EwFlagSubject<Growable>, FX_OPS;
     ew_flag_growable_join_commutative,
@@ -441,7 +463,8 @@ lattice_laws!("ew_flag_growable", EwFlagSubject<Growable>, FX_OPS;
     ew_flag_growable_leq_matches_join,
     ew_flag_growable_delta_mutator,
     ew_flag_growable_deltas_converge,
-    ew_flag_growable_codec_roundtrip
+    ew_flag_growable_codec_roundtrip,
+    ew_flag_growable_reconcile_sound
 );
 storage_laws!("ew_flag", EwFlagSubject<Fx>, EwFlagSubject<Growable>, FX_OPS, EwFlagSubject<Tiny>;
     ew_flag_fixed_growable_agree,
@@ -457,7 +480,8 @@ lattice_laws!("dw_flag_fixed", DwFlagSubject<Fx>, FX_OPS;
     dw_flag_fixed_leq_matches_join,
     dw_flag_fixed_delta_mutator,
     dw_flag_fixed_deltas_converge,
-    dw_flag_fixed_codec_roundtrip
+    dw_flag_fixed_codec_roundtrip,
+    dw_flag_fixed_reconcile_sound
 );
 lattice_laws!("dw_flag_growable", DwFlagSubject<Growable>, FX_OPS;
     dw_flag_growable_join_commutative,
@@ -467,7 +491,8 @@ lattice_laws!("dw_flag_growable", DwFlagSubject<Growable>, FX_OPS;
     dw_flag_growable_leq_matches_join,
     dw_flag_growable_delta_mutator,
     dw_flag_growable_deltas_converge,
-    dw_flag_growable_codec_roundtrip
+    dw_flag_growable_codec_roundtrip,
+    dw_flag_growable_reconcile_sound
 );
 storage_laws!("dw_flag", DwFlagSubject<Fx>, DwFlagSubject<Growable>, FX_OPS, DwFlagSubject<Tiny>;
     dw_flag_fixed_growable_agree,
@@ -483,7 +508,8 @@ lattice_laws!("causal_counter_fixed", CausalCounterSubject<Fx>, FX_OPS;
     causal_counter_fixed_leq_matches_join,
     causal_counter_fixed_delta_mutator,
     causal_counter_fixed_deltas_converge,
-    causal_counter_fixed_codec_roundtrip
+    causal_counter_fixed_codec_roundtrip,
+    causal_counter_fixed_reconcile_sound
 );
 lattice_laws!("causal_counter_growable", CausalCounterSubject<Growable>, FX_OPS;
     causal_counter_growable_join_commutative,
@@ -493,7 +519,8 @@ lattice_laws!("causal_counter_growable", CausalCounterSubject<Growable>, FX_OPS;
     causal_counter_growable_leq_matches_join,
     causal_counter_growable_delta_mutator,
     causal_counter_growable_deltas_converge,
-    causal_counter_growable_codec_roundtrip
+    causal_counter_growable_codec_roundtrip,
+    causal_counter_growable_reconcile_sound
 );
 storage_laws!("causal_counter", CausalCounterSubject<Fx>, CausalCounterSubject<Growable>, FX_OPS, CausalCounterSubject<Tiny>;
     causal_counter_fixed_growable_agree,
@@ -509,7 +536,8 @@ lattice_laws!("or_map_aw_set_fixed", MapOf<AwSetSubject<FxMap>, FxMap>, MAP_OPS;
     or_map_aw_set_fixed_leq_matches_join,
     or_map_aw_set_fixed_delta_mutator,
     or_map_aw_set_fixed_deltas_converge,
-    or_map_aw_set_fixed_codec_roundtrip
+    or_map_aw_set_fixed_codec_roundtrip,
+    or_map_aw_set_fixed_reconcile_sound
 );
 lattice_laws!("or_map_aw_set_growable", MapOf<AwSetSubject<Growable>, Growable>, MAP_OPS;
     or_map_aw_set_growable_join_commutative,
@@ -519,7 +547,8 @@ lattice_laws!("or_map_aw_set_growable", MapOf<AwSetSubject<Growable>, Growable>,
     or_map_aw_set_growable_leq_matches_join,
     or_map_aw_set_growable_delta_mutator,
     or_map_aw_set_growable_deltas_converge,
-    or_map_aw_set_growable_codec_roundtrip
+    or_map_aw_set_growable_codec_roundtrip,
+    or_map_aw_set_growable_reconcile_sound
 );
 storage_laws!("or_map_aw_set", MapOf<AwSetSubject<FxMap>, FxMap>, MapOf<AwSetSubject<Growable>, Growable>, MAP_OPS, MapOf<AwSetSubject<Tiny>, Tiny>;
     or_map_aw_set_fixed_growable_agree,
@@ -535,7 +564,8 @@ lattice_laws!("or_map_lww_register_fixed", MapOf<CausalLwwSubject<FxMap>, FxMap>
     or_map_lww_register_fixed_leq_matches_join,
     or_map_lww_register_fixed_delta_mutator,
     or_map_lww_register_fixed_deltas_converge,
-    or_map_lww_register_fixed_codec_roundtrip
+    or_map_lww_register_fixed_codec_roundtrip,
+    or_map_lww_register_fixed_reconcile_sound
 );
 lattice_laws!("or_map_lww_register_growable", MapOf<CausalLwwSubject<Growable>, Growable>, MAP_OPS;
     or_map_lww_register_growable_join_commutative,
@@ -545,7 +575,8 @@ lattice_laws!("or_map_lww_register_growable", MapOf<CausalLwwSubject<Growable>, 
     or_map_lww_register_growable_leq_matches_join,
     or_map_lww_register_growable_delta_mutator,
     or_map_lww_register_growable_deltas_converge,
-    or_map_lww_register_growable_codec_roundtrip
+    or_map_lww_register_growable_codec_roundtrip,
+    or_map_lww_register_growable_reconcile_sound
 );
 storage_laws!("or_map_lww_register", MapOf<CausalLwwSubject<FxMap>, FxMap>, MapOf<CausalLwwSubject<Growable>, Growable>, MAP_OPS, MapOf<CausalLwwSubject<Tiny>, Tiny>;
     or_map_lww_register_fixed_growable_agree,
@@ -561,7 +592,8 @@ lattice_laws!("or_map_pn_counter_fixed", MapOf<PNCounterValue<FxMap>, FxMap>, MA
     or_map_pn_counter_fixed_leq_matches_join,
     or_map_pn_counter_fixed_delta_mutator,
     or_map_pn_counter_fixed_deltas_converge,
-    or_map_pn_counter_fixed_codec_roundtrip
+    or_map_pn_counter_fixed_codec_roundtrip,
+    or_map_pn_counter_fixed_reconcile_sound
 );
 lattice_laws!("or_map_pn_counter_growable", MapOf<PNCounterValue<Growable>, Growable>, MAP_OPS;
     or_map_pn_counter_growable_join_commutative,
@@ -571,7 +603,8 @@ lattice_laws!("or_map_pn_counter_growable", MapOf<PNCounterValue<Growable>, Grow
     or_map_pn_counter_growable_leq_matches_join,
     or_map_pn_counter_growable_delta_mutator,
     or_map_pn_counter_growable_deltas_converge,
-    or_map_pn_counter_growable_codec_roundtrip
+    or_map_pn_counter_growable_codec_roundtrip,
+    or_map_pn_counter_growable_reconcile_sound
 );
 storage_laws!("or_map_pn_counter", MapOf<PNCounterValue<FxMap>, FxMap>, MapOf<PNCounterValue<Growable>, Growable>, MAP_OPS, MapOf<PNCounterValue<Tiny>, Tiny>;
     or_map_pn_counter_fixed_growable_agree,
@@ -587,7 +620,8 @@ lattice_laws!("or_map_nested_mv_register_fixed", MapOf<MapOf<MvRegisterSubject<F
     or_map_nested_mv_register_fixed_leq_matches_join,
     or_map_nested_mv_register_fixed_delta_mutator,
     or_map_nested_mv_register_fixed_deltas_converge,
-    or_map_nested_mv_register_fixed_codec_roundtrip
+    or_map_nested_mv_register_fixed_codec_roundtrip,
+    or_map_nested_mv_register_fixed_reconcile_sound
 );
 lattice_laws!("or_map_nested_mv_register_growable", MapOf<MapOf<MvRegisterSubject<Growable>, Growable>, Growable>, MAP_OPS;
     or_map_nested_mv_register_growable_join_commutative,
@@ -597,7 +631,8 @@ lattice_laws!("or_map_nested_mv_register_growable", MapOf<MapOf<MvRegisterSubjec
     or_map_nested_mv_register_growable_leq_matches_join,
     or_map_nested_mv_register_growable_delta_mutator,
     or_map_nested_mv_register_growable_deltas_converge,
-    or_map_nested_mv_register_growable_codec_roundtrip
+    or_map_nested_mv_register_growable_codec_roundtrip,
+    or_map_nested_mv_register_growable_reconcile_sound
 );
 storage_laws!("or_map_nested_mv_register", MapOf<MapOf<MvRegisterSubject<FxMap>, FxMap>, FxMap>, MapOf<MapOf<MvRegisterSubject<Growable>, Growable>, Growable>, MAP_OPS, MapOf<MapOf<MvRegisterSubject<Tiny>, Tiny>, Tiny>;
     or_map_nested_mv_register_fixed_growable_agree,
@@ -616,7 +651,8 @@ lattice_laws!("or_map_small_aw_set_fixed", MapOf<AwSetSubject<FxVal>, FxCx>, MAP
     or_map_small_aw_set_fixed_leq_matches_join,
     or_map_small_aw_set_fixed_delta_mutator,
     or_map_small_aw_set_fixed_deltas_converge,
-    or_map_small_aw_set_fixed_codec_roundtrip
+    or_map_small_aw_set_fixed_codec_roundtrip,
+    or_map_small_aw_set_fixed_reconcile_sound
 );
 agreement_law!("or_map_small_aw_set", MapOf<AwSetSubject<FxVal>, FxCx>, MapOf<AwSetSubject<Growable>, Growable>, MAP_OPS;
     or_map_small_aw_set_fixed_growable_agree
@@ -631,7 +667,8 @@ lattice_laws!("or_map_nested_small_mv_register_fixed", MapOf<MapOf<MvRegisterSub
     or_map_nested_small_mv_register_fixed_leq_matches_join,
     or_map_nested_small_mv_register_fixed_delta_mutator,
     or_map_nested_small_mv_register_fixed_deltas_converge,
-    or_map_nested_small_mv_register_fixed_codec_roundtrip
+    or_map_nested_small_mv_register_fixed_codec_roundtrip,
+    or_map_nested_small_mv_register_fixed_reconcile_sound
 );
 agreement_law!("or_map_nested_small_mv_register", MapOf<MapOf<MvRegisterSubject<FxNestVal>, FxNestVal>, FxCx>, MapOf<MapOf<MvRegisterSubject<Growable>, Growable>, Growable>, MAP_OPS;
     or_map_nested_small_mv_register_fixed_growable_agree
