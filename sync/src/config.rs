@@ -47,11 +47,25 @@ pub struct Config {
     pub push_pull: bool,
     /// Optional per-peer byte budget.
     pub budget: Option<ByteBudget>,
+    /// How long the acknowledgement of a delta-interval may wait to ride on a frame sent
+    /// anyway; it goes out at this node's next sync round at the latest. With neighbours
+    /// on the same sync interval, acknowledgements then almost never need frames of their
+    /// own. Keep it below the neighbours' sync interval: a neighbour that syncs before our
+    /// acknowledgement arrives sends the unacknowledged deltas again. 0 acknowledges at once.
+    pub ack_delay_ms: u64,
+    /// Back-propagation avoidance (BP, Enes et al. 2019): never send a delta back to the
+    /// neighbour it came from. On by default; off only to measure classic delta sync.
+    pub avoid_back_propagation: bool,
+    /// Redundancy removal (RR, Enes et al. 2019): buffer only the part of a received delta
+    /// that was news, not the whole delta. On by default; off only to measure classic
+    /// delta sync.
+    pub remove_redundancy: bool,
 }
 
 impl Config {
     /// Defaults for a transport with the given MTU: sync every second, heartbeat every
-    /// 2 s, suspect after 5 s, dead after 15 s, retries from 500 ms to 30 s.
+    /// 2 s, suspect after 5 s, dead after 15 s, retries from 500 ms to 30 s, acks wait up
+    /// to a second (until the next sync round) to ride on other frames.
     pub const fn new(mtu: usize) -> Self {
         Config {
             mtu,
@@ -64,6 +78,9 @@ impl Config {
             fanout: 0,
             push_pull: false,
             budget: None,
+            ack_delay_ms: 1_000,
+            avoid_back_propagation: true,
+            remove_redundancy: true,
         }
     }
 }

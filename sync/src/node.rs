@@ -496,19 +496,33 @@ where
         if self.join_from(p, &m.delta).is_err() {
             return;
         }
+        let ack_by = self.now_ms + self.config.ack_delay_ms;
         let peer = &mut self.peers[p];
         peer.recv = Some(m.to);
-        peer.owed.ack = true;
+        if self.config.ack_delay_ms == 0 {
+            peer.owed.ack = true;
+        } else {
+            peer.owed.ack_by = Some(peer.owed.ack_by.map_or(ack_by, |t| t.min(ack_by)));
+        }
     }
 
     /// Joins a delta received from peer `p`: buffers the part that is news (RR), tagged
     /// with its origin (for BP).
     fn join_from(&mut self, p: usize, delta: &T) -> Result<(), CapacityError> {
         let origin = self.peers[p].id;
+        if self.config.avoid_back_propagation {
+            // It holds what it sent: buffered deltas within it need not go back to it.
+            self.buffer.mark_known(p, delta);
+        }
         if delta.leq(&self.state) {
             return Ok(());
         }
-        let novel = match self.state.novel_part(delta) {
+        let novel = if self.config.remove_redundancy {
+            self.state.novel_part(delta)
+        } else {
+            Ok(delta.clone())
+        };
+        let novel = match novel {
             Ok(n) => n,
             Err(e) => {
                 self.metrics.drops.capacity += 1;
@@ -588,6 +602,7 @@ where
                 _ => {}
             }
             if forget {
+                self.buffer.move_slot(self.peers.len() - 1, i);
                 self.peers.swap_remove(i);
                 continue;
             }
@@ -605,10 +620,17 @@ where
                 peer.schedule_probe(now, &config, rng);
             }
         }
-        // Sync round.
-        if now >= self.next_round_ms {
+        // Sync round: delayed acknowledgements go out with it (or alone) at the latest.
+        let round = now >= self.next_round_ms;
+        if round {
             self.next_round_ms = now + config.sync_interval_ms.max(1);
             self.start_round(rng);
+        }
+        for peer in self.peers.iter_mut() {
+            if peer.owed.ack_by.is_some_and(|t| round || t <= now) {
+                peer.owed.ack_by = None;
+                peer.owed.ack = true;
+            }
         }
         // Heartbeats.
         for peer in self.peers.iter_mut() {
@@ -774,7 +796,9 @@ where
         };
         let now = self.now_ms;
         let peer = &mut self.peers[p];
+        // Every frame acknowledges (its header carries `recv`).
         peer.owed.ack = false;
+        peer.owed.ack_by = None;
         peer.owed.round = false;
         if kind == FrameKind::Heartbeat {
             peer.owed.deltas = false;
@@ -876,7 +900,10 @@ where
         if first.start > from {
             return None;
         }
-        let sent_back = |e: &crate::buffer::Entry<T>| e.origin.is_some() && e.origin == origin;
+        let bp = self.config.avoid_back_propagation;
+        let sent_back = |e: &crate::buffer::Entry<T>| {
+            bp && ((e.origin.is_some() && e.origin == origin) || e.known_by(p))
+        };
         // Grow the interval group by group while it fits.
         let mut delta = T::default();
         let mut fitted: Option<(usize, u64)> = None;
@@ -945,6 +972,9 @@ where
             }
             if p.recv.is_none() || p.resync || p.liveness == Liveness::Dead {
                 next = next.min(p.next_probe_ms);
+            }
+            if let Some(t) = p.owed.ack_by {
+                next = next.min(t);
             }
             // A heartbeat already owed waits for the transmitter, not for a timer.
             if p.liveness != Liveness::Dead && !p.owed.ack {

@@ -28,6 +28,9 @@ pub(crate) struct Owed {
     pub(crate) round: bool,
     /// Send something soon, if only to acknowledge.
     pub(crate) ack: bool,
+    /// An acknowledgement of an interval is due by this time: until then it waits to ride
+    /// on a frame we send anyway (at the latest, our next sync round).
+    pub(crate) ack_by: Option<u64>,
 }
 
 /// One neighbour.
