@@ -54,6 +54,10 @@ pub enum Topology {
     Tree,
     /// A ring.
     Ring,
+    /// A random `k`-regular graph (`k` even, below the replica count): every replica has
+    /// exactly `k` neighbours. Drawn by random edge swaps from a circulant graph, and
+    /// connected.
+    Regular(usize),
 }
 
 /// Fault probabilities and timing of one run.
@@ -750,7 +754,8 @@ fn mask(updates: &Updates) -> u128 {
     updates.iter().fold(0u128, |m, u| m | (1u128 << u))
 }
 
-fn links(n: usize, topology: Topology, rng: &mut ChaCha8Rng) -> Vec<Vec<usize>> {
+/// The neighbours of each of `n` replicas in `topology` (random choices from `rng`).
+pub fn links(n: usize, topology: Topology, rng: &mut ChaCha8Rng) -> Vec<Vec<usize>> {
     let mut adj = vec![Vec::new(); n];
     let link = |a: usize, b: usize, adj: &mut Vec<Vec<usize>>| {
         if a != b && !adj[a].contains(&b) {
@@ -776,6 +781,7 @@ fn links(n: usize, topology: Topology, rng: &mut ChaCha8Rng) -> Vec<Vec<usize>> 
                 link(a, (a - 1) / 2, &mut adj);
             }
         }
+        Topology::Regular(k) => return regular_graph(n, k, rng),
         Topology::PartialMesh(k) => {
             for a in 0..n {
                 link(a, (a + 1) % n, &mut adj);
@@ -787,6 +793,62 @@ fn links(n: usize, topology: Topology, rng: &mut ChaCha8Rng) -> Vec<Vec<usize>> 
         }
     }
     adj
+}
+
+/// A random connected `k`-regular graph on `n` vertices: the circulant graph (each vertex
+/// linked to the `k/2` next and previous around a ring), randomised by `10 * n * k`
+/// double-edge swaps (`a-b, c-d` becomes `a-d, c-b` when that keeps the graph simple),
+/// which keep every degree; redrawn in the rare case the result is disconnected.
+fn regular_graph(n: usize, k: usize, rng: &mut ChaCha8Rng) -> Vec<Vec<usize>> {
+    assert!(
+        k.is_multiple_of(2) && k < n,
+        "a {k}-regular graph on {n} vertices: k must be even and below n"
+    );
+    loop {
+        let mut edges: Vec<(usize, usize)> = Vec::with_capacity(n * k / 2);
+        for a in 0..n {
+            for step in 1..=k / 2 {
+                edges.push((a, (a + step) % n));
+            }
+        }
+        let mut present: std::collections::HashSet<(usize, usize)> =
+            edges.iter().map(|&(a, b)| (a.min(b), a.max(b))).collect();
+        for _ in 0..10 * n * k {
+            let i = (rng.next_u64() % edges.len() as u64) as usize;
+            let j = (rng.next_u64() % edges.len() as u64) as usize;
+            let ((a, b), (c, d)) = (edges[i], edges[j]);
+            let (e1, e2) = ((a.min(d), a.max(d)), (c.min(b), c.max(b)));
+            if a == d || c == b || e1 == e2 || present.contains(&e1) || present.contains(&e2) {
+                continue;
+            }
+            present.remove(&(a.min(b), a.max(b)));
+            present.remove(&(c.min(d), c.max(d)));
+            present.insert(e1);
+            present.insert(e2);
+            edges[i] = (a, d);
+            edges[j] = (c, b);
+        }
+        let mut adj = vec![Vec::new(); n];
+        for &(a, b) in &edges {
+            adj[a].push(b);
+            adj[b].push(a);
+        }
+        // Connected? A search from vertex 0 must reach everyone.
+        let mut seen = vec![false; n];
+        let mut stack = vec![0];
+        seen[0] = true;
+        while let Some(v) = stack.pop() {
+            for &w in &adj[v] {
+                if !seen[w] {
+                    seen[w] = true;
+                    stack.push(w);
+                }
+            }
+        }
+        if seen.iter().all(|&s| s) {
+            return adj;
+        }
+    }
 }
 
 /// The frame format of `docs/sync-protocol.md`, mirrored on the test side: tests read

@@ -15,7 +15,8 @@ use quickcheck::{Arbitrary, Gen};
 use starling_core::{
     AwSet, AwSetStore, CapacityError, Causal, CausalContext, CausalCounter, CounterStore, DwFlag,
     DwFlagStore, EwFlag, EwFlagStore, GCounter, GSet, LwwRegister, LwwStore, MvRegister,
-    MvRegisterStore, OrMapStore, PNCounter, Reconcile, RwSet, RwSetStore, Storage, TwoPSet, WireFormat,
+    MvRegisterStore, OrMapStore, PNCounter, Reconcile, RwSet, RwSetStore, Storage, TwoPSet,
+    WireFormat,
 };
 
 use crate::history::{Writer, pick};

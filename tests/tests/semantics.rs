@@ -1691,7 +1691,10 @@ fn novel_part_of_a_known_removal_is_bottom<S: Storage>() {
     let removal = x.remove(&1).unwrap();
     assert!(removal.leq(&x));
     let novel = x.novel_part(&removal).unwrap();
-    assert!(novel.is_bottom(), "novel part of a known removal: {novel:?}");
+    assert!(
+        novel.is_bottom(),
+        "novel part of a known removal: {novel:?}"
+    );
     // A replica that still holds the element gets the whole removal.
     let mut y = AwSet::<u8, S>::default();
     y.add(A, 1).unwrap();

@@ -30,6 +30,8 @@ commands:
   embedded           no_std / cross-target builds of starling-core
   bench              core benchmarks: Starling, crdts and Automerge side by side
                      (bench/, outside the workspace; tables in Markdown)
+  bench-sync         sync efficiency in the deterministic simulator: the Enes et al.
+                     experiment, partition recovery, gossip spread (Markdown tables)
   help               show this message";
 
 /// The program a [`Step`] runs.
@@ -166,6 +168,13 @@ const BENCH: &[Step] = &[
         "run --release --manifest-path bench/Cargo.toml --bin heap",
     ),
 ];
+
+/// Sync efficiency: byte counts and rounds from the deterministic simulator
+/// (`tests/examples/bench_sync.rs`; the goals are asserted in `tests/sync_efficiency.rs`).
+const BENCH_SYNC: &[Step] = &[Step::cargo(
+    "sync benchmarks: Enes et al. experiment, partition recovery, gossip spread",
+    "run --release -p starling-tests --example bench_sync",
+)];
 
 /// The full CI pipeline, in order.
 fn ci_steps(skip_tests: bool) -> Vec<Step> {
@@ -338,7 +347,8 @@ fn main() -> ExitCode {
         ("lint", []) => LINT.to_vec(),
         ("embedded", []) => EMBEDDED.to_vec(),
         ("bench", []) => BENCH.to_vec(),
-        ("ci" | "lint" | "embedded" | "bench", _) => {
+        ("bench-sync", []) => BENCH_SYNC.to_vec(),
+        ("ci" | "lint" | "embedded" | "bench" | "bench-sync", _) => {
             return usage_error(&format!("unexpected arguments to `{command}`: {flags:?}"));
         }
         _ => return usage_error(&format!("unknown command `{command}`")),

@@ -1,0 +1,150 @@
+//! Sync efficiency goals, asserted on byte counts and rounds of the deterministic
+//! simulator (`starling_tests::efficiency`; `cargo xtask bench-sync` prints the full
+//! tables into docs/benchmarks.md).
+//!
+//! Goals that are met are asserted as goals. Two are not met (see docs/benchmarks.md for
+//! why): GMap 10% in the mesh (goal under 9.5% of state-based bytes) and partition
+//! recovery bytes (goal 1.5 x the raw floor + 64 bytes); for those the tests pin today's
+//! figures as budgets, so a regression fails.
+//!
+//! The default run takes about 15 s (opt-level 1).
+//!
+//! Environment: `STARLING_LONG=1` runs the gossip-spread goal over 200 seeds (the
+//! default run checks 40).
+
+use starling_core::{GCounter, GSet, Growable};
+use starling_tests::efficiency::{
+    EnesTopology, EnesWorkload, GMap, PartitionLength, Protocol, Transmission, enes_experiment,
+    gossip_spread, partition_recovery, quantile,
+};
+
+const SEED: u64 = 1;
+
+fn gset(topology: EnesTopology, protocol: Protocol) -> Transmission {
+    enes_experiment::<GSet<u64, Growable>>(EnesWorkload::GSet, topology, protocol, SEED)
+}
+
+fn percent(part: u64, whole: u64) -> f64 {
+    100.0 * part as f64 / whole as f64
+}
+
+/// Goal: Starling at or below BP+RR, i.e. GSet in the mesh under 1.8% of state-based.
+#[test]
+fn gset_mesh_under_1_8_percent_of_state_based() {
+    let state = gset(EnesTopology::Mesh, Protocol::StateBased);
+    let ours = gset(EnesTopology::Mesh, Protocol::Starling);
+    let p = percent(ours.bytes, state.bytes);
+    assert!(
+        p < 1.8,
+        "GSet mesh: Starling {} B = {p:.2}% of state-based {} B (goal < 1.8%)",
+        ours.bytes,
+        state.bytes
+    );
+}
+
+/// Classic delta sync (no BP, no RR) in a mesh is no better than state-based (Enes et al.:
+/// 57x BP+RR for GSet); Starling's node with both on is far below it.
+#[test]
+fn classic_delta_in_a_mesh_costs_as_much_as_state_based() {
+    let state = gset(EnesTopology::Mesh, Protocol::StateBased);
+    let classic = gset(EnesTopology::Mesh, Protocol::ClassicDelta);
+    let ours = gset(EnesTopology::Mesh, Protocol::Starling);
+    assert!(
+        classic.bytes * 10 > state.bytes * 9,
+        "classic delta {} B vs state-based {} B",
+        classic.bytes,
+        state.bytes
+    );
+    assert!(
+        classic.bytes > 40 * ours.bytes,
+        "classic delta {} B vs Starling {} B",
+        classic.bytes,
+        ours.bytes
+    );
+}
+
+/// In a tree, BP alone removes the redundancy: GSet well under 1.8% too.
+#[test]
+fn gset_tree_under_1_8_percent_of_state_based() {
+    let state = gset(EnesTopology::Tree, Protocol::StateBased);
+    let ours = gset(EnesTopology::Tree, Protocol::Starling);
+    let p = percent(ours.bytes, state.bytes);
+    assert!(p < 1.8, "GSet tree: {p:.2}% of state-based (goal < 1.8%)");
+}
+
+/// Goal (not met): GMap 10% in the mesh under 9.5% of state-based bytes. Measured: 10.69%.
+/// Budget: 11%.
+#[test]
+fn gmap_10_percent_mesh_within_budget() {
+    let run = |protocol| {
+        enes_experiment::<GMap>(EnesWorkload::GMap(10), EnesTopology::Mesh, protocol, SEED)
+    };
+    let state = run(Protocol::StateBased);
+    let ours = run(Protocol::Starling);
+    let p = percent(ours.bytes, state.bytes);
+    assert!(
+        p < 11.0,
+        "GMap 10% mesh: {p:.2}% of state-based (budget 11%, goal 9.5%)"
+    );
+}
+
+/// Counters are tiny states: state-based sync is hard to beat (Enes et al.: 1.12x BP+RR).
+/// Starling stays within 1.1x of state-based in the mesh and below it in the tree.
+#[test]
+fn gcounter_close_to_state_based() {
+    for (topology, budget) in [(EnesTopology::Mesh, 110.0), (EnesTopology::Tree, 100.0)] {
+        let run = |protocol| {
+            enes_experiment::<GCounter<Growable>>(EnesWorkload::GCounter, topology, protocol, SEED)
+        };
+        let p = percent(
+            run(Protocol::Starling).bytes,
+            run(Protocol::StateBased).bytes,
+        );
+        assert!(p < budget, "GCounter {topology:?}: {p:.1}% of state-based");
+    }
+}
+
+/// Partition recovery: one round trip at most, always. Bytes: goal 1.5x the raw floor
+/// (8 bytes per new element each way) + 64, not met: a random u64 is a 9.6-byte varint on
+/// average and its dot adds 3-4 bytes, about 13.5 bytes per element each way. Budget
+/// pinned at 14 bytes per element each way + 64 (+ 320 for the digests of the long
+/// partition).
+#[test]
+fn partition_recovery_in_one_round_trip() {
+    for length in [PartitionLength::Short, PartitionLength::Long] {
+        for d in [10, 100, 1000] {
+            let r = partition_recovery(d, length, SEED);
+            assert!(
+                r.round_trips <= 1.0,
+                "{length:?} d={d}: {} round trips",
+                r.round_trips
+            );
+            let digests = if length == PartitionLength::Long {
+                320
+            } else {
+                0
+            };
+            let budget = 28 * d as u64 + 64 + digests;
+            assert!(
+                r.total() <= budget,
+                "{length:?} d={d}: {} bytes (budget {budget}, goal {})",
+                r.total(),
+                r.floor() * 3 / 2 + 64
+            );
+        }
+    }
+}
+
+/// Goal: N = 1000, fanout 1 push-pull: p99 of the rounds until every replica has an
+/// update at most 10 (theory, Karp et al. 2000: log3 N + O(ln ln N), about 8).
+#[test]
+fn gossip_spread_p99_at_most_10_rounds() {
+    let seeds = if std::env::var_os("STARLING_LONG").is_some() {
+        200
+    } else {
+        40
+    };
+    let rounds: Vec<u32> = (0..seeds).map(|s| gossip_spread(1000, s)).collect();
+    let (p50, p99) = (quantile(&rounds, 0.5), quantile(&rounds, 0.99));
+    assert!(p99 <= 10, "p50 {p50}, p99 {p99} rounds over {seeds} seeds");
+}
