@@ -120,7 +120,11 @@ impl<T: Lattice, const N: usize> DeltaBuffer<T, N> {
                 entry.known &= !bit;
             }
             if let Some(bit) = slot_bit(slot) {
-                entry.known = if moved { entry.known | bit } else { entry.known & !bit };
+                entry.known = if moved {
+                    entry.known | bit
+                } else {
+                    entry.known & !bit
+                };
             }
         }
     }
