@@ -2,11 +2,12 @@
 
 use core::fmt;
 
-use serde::de::Error as _;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::de::{DeserializeSeed, Error as _, SeqAccess, Visitor};
+use serde::ser::{SerializeSeq, SerializeTuple};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::CapacityError;
-use crate::storage::{SortedMap, Storage, map_serde};
+use crate::storage::{PushError, SortedMap, Storage};
 use crate::{Dot, ReplicaId, VersionVector};
 
 /// The set of dots (events) a causal CRDT state has seen: a [`VersionVector`] for the
@@ -32,34 +33,230 @@ use crate::{Dot, ReplicaId, VersionVector};
 /// assert_eq!(cx.version_vector().get(r), 4);
 /// # Ok::<(), starling_core::CapacityError>(())
 /// ```
-#[derive(Clone, Default, PartialEq, Serialize)]
-#[serde(bound = "")]
+#[derive(Clone, Default, PartialEq)]
 pub struct CausalContext<S: Storage> {
     vv: VersionVector<S>,
     /// `(replica, first) -> last`: the dots `first..=last` of `replica`, disjoint,
     /// non-adjacent, all above `vv[replica] + 1`.
-    #[serde(with = "map_serde")]
     cloud: S::Map<Dot, u64>,
+}
+
+// Wire format: the version vector, then the cloud grouped by replica, each range as two
+// small numbers relative to what precedes it (see docs/wire-format.md):
+//   seq of (replica, seq of (gap, extra)), replicas ascending, no empty group;
+//   first = base + gap, last = first + extra, where base is vv[replica] + 2 for a
+//   replica's first range and the previous range's last + 2 after it.
+// Every such encoding is compact by construction; deltas of overwrites carry many
+// scattered dots, and this takes about 2 bytes per range instead of 5 or more.
+
+/// The base a replica's next cloud range is encoded against.
+fn range_base(after: u64) -> Option<u64> {
+    after.checked_add(2)
+}
+
+impl<S: Storage> Serialize for CausalContext<S> {
+    fn serialize<Ser: Serializer>(&self, serializer: Ser) -> Result<Ser::Ok, Ser::Error> {
+        let mut t = serializer.serialize_tuple(2)?;
+        t.serialize_element(&self.vv)?;
+        t.serialize_element(&CloudGroups(self))?;
+        t.end()
+    }
+}
+
+/// The cloud as a sequence of per-replica groups.
+struct CloudGroups<'a, S: Storage>(&'a CausalContext<S>);
+
+/// One replica's cloud ranges, relative encoding.
+struct CloudGroup<'a, S: Storage> {
+    cx: &'a CausalContext<S>,
+    replica: ReplicaId,
+}
+
+impl<S: Storage> CausalContext<S> {
+    /// The replicas with cloud ranges, ascending (each once).
+    fn cloud_replicas(&self) -> impl Iterator<Item = ReplicaId> + '_ {
+        let mut prev = None;
+        self.cloud.iter().filter_map(move |(d, _)| {
+            let new = prev != Some(d.replica);
+            prev = Some(d.replica);
+            new.then_some(d.replica)
+        })
+    }
+}
+
+impl<S: Storage> Serialize for CloudGroups<'_, S> {
+    fn serialize<Ser: Serializer>(&self, serializer: Ser) -> Result<Ser::Ok, Ser::Error> {
+        let cx = self.0;
+        let mut seq = serializer.serialize_seq(Some(cx.cloud_replicas().count()))?;
+        for replica in cx.cloud_replicas() {
+            seq.serialize_element(&CloudGroup { cx, replica })?;
+        }
+        seq.end()
+    }
+}
+
+impl<S: Storage> Serialize for CloudGroup<'_, S> {
+    fn serialize<Ser: Serializer>(&self, serializer: Ser) -> Result<Ser::Ok, Ser::Error> {
+        struct Ranges<'a, S: Storage>(&'a CloudGroup<'a, S>);
+        impl<S: Storage> Serialize for Ranges<'_, S> {
+            fn serialize<Ser: Serializer>(&self, serializer: Ser) -> Result<Ser::Ok, Ser::Error> {
+                let CloudGroup { cx, replica } = *self.0;
+                let ranges = || cx.cloud.iter().filter(move |(d, _)| d.replica == replica);
+                let mut seq = serializer.serialize_seq(Some(ranges().count()))?;
+                let mut after = cx.vv.get(replica);
+                for (d, last) in ranges() {
+                    // Compact contexts keep first >= base: no underflow.
+                    let base = range_base(after).unwrap_or(u64::MAX);
+                    seq.serialize_element(&(d.counter - base, *last - d.counter))?;
+                    after = *last;
+                }
+                seq.end()
+            }
+        }
+        let mut t = serializer.serialize_tuple(2)?;
+        t.serialize_element(&self.replica)?;
+        t.serialize_element(&Ranges(self))?;
+        t.end()
+    }
 }
 
 impl<'de, S: Storage> Deserialize<'de> for CausalContext<S> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(bound = "")]
-        struct Raw<S: Storage> {
-            vv: VersionVector<S>,
-            #[serde(with = "map_serde")]
-            cloud: S::Map<Dot, u64>,
+        struct ContextVisitor<S>(core::marker::PhantomData<S>);
+        impl<'de, S: Storage> Visitor<'de> for ContextVisitor<S> {
+            type Value = CausalContext<S>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a causal context: a version vector, then cloud ranges")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let vv: VersionVector<S> = seq
+                    .next_element()?
+                    .ok_or_else(|| A::Error::invalid_length(0, &self))?;
+                let mut cloud = S::Map::<Dot, u64>::default();
+                seq.next_element_seed(GroupsSeed {
+                    vv: &vv,
+                    cloud: &mut cloud,
+                })?
+                .ok_or_else(|| A::Error::invalid_length(1, &self))?;
+                cloud.finish_ordered();
+                let cx = CausalContext { vv, cloud };
+                if !cx.is_canonical() {
+                    return Err(A::Error::custom("causal context not compact"));
+                }
+                Ok(cx)
+            }
         }
-        let raw = Raw::<S>::deserialize(deserializer)?;
-        let cx = CausalContext {
-            vv: raw.vv,
-            cloud: raw.cloud,
-        };
-        if !cx.is_canonical() {
-            return Err(D::Error::custom("causal context not compact"));
+        deserializer.deserialize_tuple(2, ContextVisitor(core::marker::PhantomData))
+    }
+}
+
+/// Decodes the cloud groups into `cloud`.
+struct GroupsSeed<'a, S: Storage> {
+    vv: &'a VersionVector<S>,
+    cloud: &'a mut S::Map<Dot, u64>,
+}
+
+impl<'de, S: Storage> DeserializeSeed<'de> for GroupsSeed<'_, S> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de, S: Storage> Visitor<'de> for GroupsSeed<'_, S> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("cloud ranges grouped by replica")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut prev: Option<ReplicaId> = None;
+        while let Some(replica) = seq.next_element_seed(GroupSeed {
+            vv: self.vv,
+            cloud: &mut *self.cloud,
+        })? {
+            // One group per replica, ascending: the encoding stays canonical.
+            if prev.is_some_and(|p| p >= replica) {
+                return Err(A::Error::custom("cloud groups out of canonical order"));
+            }
+            prev = Some(replica);
         }
-        Ok(cx)
+        Ok(())
+    }
+}
+
+/// Decodes one replica's group: `(replica, ranges)`.
+struct GroupSeed<'a, S: Storage> {
+    vv: &'a VersionVector<S>,
+    cloud: &'a mut S::Map<Dot, u64>,
+}
+
+impl<'de, S: Storage> DeserializeSeed<'de> for GroupSeed<'_, S> {
+    type Value = ReplicaId;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<ReplicaId, D::Error> {
+        deserializer.deserialize_tuple(2, self)
+    }
+}
+
+impl<'de, S: Storage> Visitor<'de> for GroupSeed<'_, S> {
+    type Value = ReplicaId;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a replica and its cloud ranges")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ReplicaId, A::Error> {
+        let replica: ReplicaId = seq
+            .next_element()?
+            .ok_or_else(|| A::Error::invalid_length(0, &self))?;
+        let after = self.vv.get(replica);
+        seq.next_element_seed(RangesSeed {
+            replica,
+            after,
+            cloud: self.cloud,
+        })?
+        .ok_or_else(|| A::Error::invalid_length(1, &self))?;
+        Ok(replica)
+    }
+}
+
+/// Decodes one replica's ranges, `(gap, extra)` each.
+struct RangesSeed<'a, M> {
+    replica: ReplicaId,
+    after: u64,
+    cloud: &'a mut M,
+}
+
+impl<'de, M: SortedMap<Key = Dot, Value = u64>> DeserializeSeed<'de> for RangesSeed<'_, M> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de, M: SortedMap<Key = Dot, Value = u64>> Visitor<'de> for RangesSeed<'_, M> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a non-empty sequence of (gap, extra) ranges")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<(), A::Error> {
+        let mut ranges = 0usize;
+        while let Some((gap, extra)) = seq.next_element::<(u64, u64)>()? {
+            let first = range_base(self.after).and_then(|base| base.checked_add(gap));
+            let last = first.and_then(|first| first.checked_add(extra));
+            let (Some(first), Some(last)) = (first, last) else {
+                return Err(A::Error::custom("cloud range beyond the counter range"));
+            };
+            self.cloud
+                .push_ordered(Dot::new(self.replica, first), last)
+                .map_err(|e| match e {
+                    PushError::OutOfOrder => A::Error::custom("replicas out of canonical order"),
+                    PushError::Full => A::Error::custom("more cloud ranges than the capacity"),
+                })?;
+            self.after = last;
+            ranges += 1;
+        }
+        if ranges == 0 {
+            return Err(A::Error::custom("empty cloud group"));
+        }
+        Ok(())
     }
 }
 

@@ -1642,16 +1642,17 @@ fn golden_bytes_version_vector_and_causal_context<S: Storage>() {
     let mut cx = CausalContext::<S>::new();
     cx.insert(Dot::new(A, 1)).unwrap();
     cx.insert(Dot::new(A, 3)).unwrap();
-    // vv [(1, 1)] | cloud [(first dot (replica 1, counter 3), last counter 3)]
-    assert_golden(&cx, &[0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x03, 0x03]);
+    // vv [(1, 1)] | cloud: 1 group: replica 1, 1 range: gap 3 - (1 + 2) = 0, extra 0
+    assert_golden(&cx, &[0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x00, 0x00]);
     cx.insert(Dot::new(A, 5)).unwrap();
     cx.insert(Dot::new(A, 4)).unwrap();
     cx.insert(Dot::new(B, 300)).unwrap();
-    // vv [(1, 1)] | cloud [((1, 3), 5), ((2, 300), 300)]
+    // vv [(1, 1)] | cloud r1 3..=5, r2 300..=300: 2 groups: (1, [(gap 0, extra 2)]),
+    // (2, [(gap 300 - (0 + 2) = 298, extra 0)])
     assert_golden(
         &cx,
         &[
-            0x01, 0x01, 0x01, 0x01, 0x02, 0x01, 0x03, 0x05, 0x02, 0xac, 0x02, 0xac, 0x02,
+            0x01, 0x01, 0x01, 0x01, 0x02, 0x01, 0x01, 0x00, 0x02, 0x02, 0x01, 0xaa, 0x02, 0x00,
         ],
     );
 }
