@@ -517,17 +517,14 @@ where
         if delta.leq(&self.state) {
             return Ok(());
         }
+        // RR is an optimisation: when the novel part does not fit fixed tables (it lists
+        // the delta's live dots), buffering the whole delta is correct, just larger.
         let novel = if self.config.remove_redundancy {
-            self.state.novel_part(delta)
+            self.state
+                .novel_part(delta)
+                .unwrap_or_else(|_| delta.clone())
         } else {
-            Ok(delta.clone())
-        };
-        let novel = match novel {
-            Ok(n) => n,
-            Err(e) => {
-                self.metrics.drops.capacity += 1;
-                return Err(e);
-            }
+            delta.clone()
         };
         if let Err(e) = self.state.join(delta) {
             self.metrics.drops.capacity += 1;
