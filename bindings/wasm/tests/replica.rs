@@ -127,10 +127,11 @@ fn bad_input_throws_clear_errors_and_changes_nothing() {
     assert!(err(r.edit(99, "c", &undef(), &undef(), T0)).contains("unknown edit"));
     assert!(err(r.get("table", "c", &undef())).contains("kind must be"));
     assert!(err(r.items("counter", "c")).contains("sets and maps"));
-    edit(&mut r, COUNTER_ADD, "c", undef(), 9_007_199_254_740_991_f64.into(), T0);
-    assert!(err(r.edit(COUNTER_ADD, "c", &undef(), &1.into(), T0)).contains("MAX_SAFE_INTEGER"));
-    edit(&mut r, COUNTER_RESET, "c", undef(), undef(), T0);
     assert_eq!(r.save(), before);
+    edit(&mut r, COUNTER_ADD, "c", undef(), 9_007_199_254_740_991_f64.into(), T0);
+    let at_max = r.save();
+    assert!(err(r.edit(COUNTER_ADD, "c", &undef(), &1.into(), T0)).contains("MAX_SAFE_INTEGER"));
+    assert_eq!(r.save(), at_max);
 
     // A document that grows past its limit refuses the edit that would overflow it.
     let long = "x".repeat(1000);
