@@ -143,6 +143,8 @@ pub struct Replica {
     rng: Xoshiro128PlusPlus,
     clock: HybridClock,
     frame: Vec<u8>,
+    /// [`DOCUMENT_LIMIT`] bytes to check that an edit keeps the document within them.
+    scratch: Vec<u8>,
     changed: bool,
 }
 
@@ -209,6 +211,7 @@ impl Replica {
             rng,
             clock,
             frame: vec![0; mtu as usize],
+            scratch: vec![0; DOCUMENT_LIMIT],
             changed: false,
         })
     }
@@ -222,7 +225,18 @@ impl Replica {
     /// The document as bytes, for [`Replica::load`] (and for native Rust programs: the
     /// `starling-core` wire format of [`Document`]).
     pub fn save(&self) -> Vec<u8> {
-        self.node.state().to_vec()
+        // One encoder for everything (the node's slice encoder): a second flavour
+        // would add a copy of the document's serialization code to the module.
+        let mut buf = vec![0; MESSAGE_BYTES];
+        loop {
+            if let Ok(used) = self.node.state().to_slice(&mut buf) {
+                let len = used.len();
+                buf.truncate(len);
+                return buf;
+            }
+            let bigger = buf.len() * 2;
+            buf.resize(bigger, 0);
+        }
     }
 
     /// Applies one edit: `op` is one of the `OP_*` numbers of the package's JavaScript
@@ -258,6 +272,15 @@ impl Replica {
             _ => return Err(error("unknown edit")),
         };
         let replica = self.node.id();
+        let grows = matches!(
+            edit,
+            Edit::CounterAdd(_)
+                | Edit::Flag(true)
+                | Edit::SetAdd(_)
+                | Edit::RegisterSet(_)
+                | Edit::MapSet(..)
+        );
+        let scratch = &mut self.scratch;
         let mut failure = "the document's capacity is exhausted";
         let result = self.node.update(|doc| {
             let mut next = doc.clone();
@@ -282,8 +305,7 @@ impl Replica {
                 Edit::MapDelete(k) => edit::map_delete(&mut next, name, &k),
                 Edit::MapClear => edit::map_clear(&mut next, name),
             }?;
-            let size = next.encoded_len();
-            if size > DOCUMENT_LIMIT && size > doc.encoded_len() {
+            if grows && next.to_slice(scratch).is_err() {
                 failure = "the document would pass its size limit (16,320 bytes encoded); the edit was not applied";
                 return Err(CapacityError);
             }
