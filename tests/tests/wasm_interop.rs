@@ -39,9 +39,13 @@ fn golden_document() -> Document {
     let mut doc = Document::default();
     let d = &mut doc;
     let stamp = clock.now(1_000);
-    edit::counter_add(d, r, stamp, "clicks", 5).unwrap().unwrap();
+    edit::counter_add(d, r, stamp, "clicks", 5)
+        .unwrap()
+        .unwrap();
     let stamp = clock.now(1_000);
-    edit::counter_add(d, r, stamp, "clicks", -2).unwrap().unwrap();
+    edit::counter_add(d, r, stamp, "clicks", -2)
+        .unwrap()
+        .unwrap();
     let stamp = clock.now(1_001);
     edit::flag_set(d, r, stamp, "online", true).unwrap();
     let stamp = clock.now(1_002);
@@ -95,8 +99,8 @@ fn native_replica_produces_and_reads_the_golden_document() {
 
 #[test]
 fn golden_document_joins_with_native_edits() {
-    let golden = Document::from_bytes(&unhex(&std::fs::read_to_string(VECTOR).unwrap()), 1 << 20)
-        .unwrap();
+    let golden =
+        Document::from_bytes(&unhex(&std::fs::read_to_string(VECTOR).unwrap()), 1 << 20).unwrap();
     // A native replica that never saw the script adds to the counter and the set, then
     // merges the golden state: both contributions count.
     let mut native = Document::default();

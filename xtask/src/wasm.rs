@@ -59,6 +59,10 @@ pub(crate) const WASM_BUILD: &[Step] = &[
         ensure_tools,
     ),
     Step::cargo(
+        "clippy starling-wasm: wasm32 (the bindings exist only there)",
+        "clippy -p starling-wasm --target wasm32-unknown-unknown --all-targets -- -D warnings",
+    ),
+    Step::cargo(
         "build starling-wasm (wasm32, size profile, no std runtime)",
         "build -p starling-wasm --no-default-features --target wasm32-unknown-unknown --profile wasm-release",
     ),
@@ -129,10 +133,10 @@ fn locked_version(ctx: &Ctx, name: &str) -> Result<String, String> {
         .map_err(|e| format!("cannot read Cargo.lock: {e}"))?;
     let mut lines = lock.lines();
     while let Some(line) = lines.next() {
-        if line == format!("name = \"{name}\"") {
-            if let Some(v) = lines.next().and_then(|l| l.strip_prefix("version = \"")) {
-                return Ok(v.trim_end_matches('"').to_owned());
-            }
+        if line == format!("name = \"{name}\"")
+            && let Some(v) = lines.next().and_then(|l| l.strip_prefix("version = \""))
+        {
+            return Ok(v.trim_end_matches('"').to_owned());
         }
     }
     Err(format!("{name} is not in Cargo.lock"))
@@ -151,7 +155,13 @@ fn ensure_tools(ctx: &Ctx) -> Result<(), String> {
             installed.as_deref().unwrap_or("none")
         );
         let mut cmd = ctx.command(Program::Cargo);
-        cmd.args(["install", "wasm-bindgen-cli", "--version", &version, "--locked"]);
+        cmd.args([
+            "install",
+            "wasm-bindgen-cli",
+            "--version",
+            &version,
+            "--locked",
+        ]);
         ctx.status(cmd)?;
     }
     let npm = ctx.root.join(NPM_DIR);
@@ -166,7 +176,8 @@ fn ensure_tools(ctx: &Ctx) -> Result<(), String> {
     }
     println!("    npm ci in {NPM_DIR}");
     let mut cmd = Command::new("npm");
-    cmd.args(["ci", "--no-audit", "--no-fund"]).current_dir(&npm);
+    cmd.args(["ci", "--no-audit", "--no-fund"])
+        .current_dir(&npm);
     ctx.status(cmd)
 }
 
@@ -278,8 +289,7 @@ fn typecheck(ctx: &Ctx) -> Result<(), String> {
 
 /// Serves the demo, runs the end-to-end script against it, and stops.
 fn end_to_end(ctx: &Ctx) -> Result<(), String> {
-    let listener =
-        TcpListener::bind("127.0.0.1:0").map_err(|e| format!("cannot listen: {e}"))?;
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("cannot listen: {e}"))?;
     let port = listener.local_addr().map_err(|e| e.to_string())?.port();
     let root = ctx.root.join("bindings/wasm");
     std::thread::spawn(move || serve(listener, &root));
@@ -340,7 +350,9 @@ fn respond(stream: TcpStream, root: &Path) -> std::io::Result<()> {
     let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or("/"));
     let path = target.split(['?', '#']).next().unwrap_or("/");
     let file: Option<PathBuf> = (method == "GET"
-        && !path.split('/').any(|seg| seg == ".." || seg.starts_with('.')))
+        && !path
+            .split('/')
+            .any(|seg| seg == ".." || seg.starts_with('.')))
     .then(|| {
         let mut p = root.join(path.trim_start_matches('/'));
         if path.ends_with('/') {

@@ -52,7 +52,9 @@ fn edit(r: &mut Replica, op: u8, name: &str, item: JsValue, value: JsValue, now:
 }
 
 fn strings(a: Array) -> Vec<String> {
-    a.iter().map(|v| v.as_string().unwrap_or_default()).collect()
+    a.iter()
+        .map(|v| v.as_string().unwrap_or_default())
+        .collect()
 }
 
 #[wasm_bindgen_test]
@@ -78,13 +80,32 @@ fn every_kind_reads_back_what_was_written() {
     assert_eq!(values.get(0).as_f64(), Some(3.0));
     assert_eq!(values.get(1).as_string().as_deref(), Some("blue"));
     assert_eq!(ok(r.get("set", "tags", &3.into())).as_bool(), Some(true));
-    assert_eq!(ok(r.get("set", "tags", &"red".into())).as_bool(), Some(false));
+    assert_eq!(
+        ok(r.get("set", "tags", &"red".into())).as_bool(),
+        Some(false)
+    );
 
     assert!(ok(r.get("register", "title", &undef())).is_undefined());
-    edit(&mut r, REGISTER_SET, "title", undef(), "Groceries".into(), T0);
-    edit(&mut r, REGISTER_SET, "title", undef(), "Shopping".into(), T0);
+    edit(
+        &mut r,
+        REGISTER_SET,
+        "title",
+        undef(),
+        "Groceries".into(),
+        T0,
+    );
+    edit(
+        &mut r,
+        REGISTER_SET,
+        "title",
+        undef(),
+        "Shopping".into(),
+        T0,
+    );
     assert_eq!(
-        ok(r.get("register", "title", &undef())).as_string().as_deref(),
+        ok(r.get("register", "title", &undef()))
+            .as_string()
+            .as_deref(),
         Some("Shopping")
     );
 
@@ -118,9 +139,7 @@ fn bad_input_throws_clear_errors_and_changes_nothing() {
     assert!(err(r.edit(SET_ADD, "s", &object, &undef(), T0)).contains("strings or finite numbers"));
     assert!(err(r.edit(SET_ADD, "s", &f64::NAN.into(), &undef(), T0)).contains("finite"));
     assert!(err(r.edit(REGISTER_SET, "r", &undef(), &object, T0)).contains("values must be"));
-    assert!(
-        err(r.edit(REGISTER_SET, "r", &undef(), &f64::INFINITY.into(), T0)).contains("finite")
-    );
+    assert!(err(r.edit(REGISTER_SET, "r", &undef(), &f64::INFINITY.into(), T0)).contains("finite"));
     assert!(err(r.edit(MAP_SET, "m", &5.into(), &1.into(), T0)).contains("map keys"));
     assert!(err(r.edit(COUNTER_ADD, "c", &undef(), &1.5.into(), T0)).contains("whole number"));
     assert!(err(r.edit(COUNTER_ADD, "c", &undef(), &"x".into(), T0)).contains("whole number"));
@@ -128,7 +147,14 @@ fn bad_input_throws_clear_errors_and_changes_nothing() {
     assert!(err(r.get("table", "c", &undef())).contains("kind must be"));
     assert!(err(r.items("counter", "c")).contains("sets and maps"));
     assert_eq!(r.save(), before);
-    edit(&mut r, COUNTER_ADD, "c", undef(), 9_007_199_254_740_991_f64.into(), T0);
+    edit(
+        &mut r,
+        COUNTER_ADD,
+        "c",
+        undef(),
+        9_007_199_254_740_991_f64.into(),
+        T0,
+    );
     let at_max = r.save();
     assert!(err(r.edit(COUNTER_ADD, "c", &undef(), &1.into(), T0)).contains("MAX_SAFE_INTEGER"));
     assert_eq!(r.save(), at_max);
@@ -137,7 +163,13 @@ fn bad_input_throws_clear_errors_and_changes_nothing() {
     let long = "x".repeat(1000);
     let mut refused = None;
     for i in 0..40 {
-        let result = r.edit(MAP_SET, "big", &i.to_string().into(), &long.as_str().into(), T0);
+        let result = r.edit(
+            MAP_SET,
+            "big",
+            &i.to_string().into(),
+            &long.as_str().into(),
+            T0,
+        );
         if let Err(e) = result {
             refused = Some((i, message(e)));
             break;
@@ -162,7 +194,11 @@ fn sync_pair(a: &mut Replica, b: &mut Replica, start: f64) -> f64 {
     for _ in 0..400 {
         let mut moved = false;
         for (from, to, link) in [(0, 1, 1u32), (1, 0, 2u32)] {
-            let (src, dst) = if from == 0 { (&mut *a, &mut *b) } else { (&mut *b, &mut *a) };
+            let (src, dst) = if from == 0 {
+                (&mut *a, &mut *b)
+            } else {
+                (&mut *b, &mut *a)
+            };
             while let Some(out) = ok(src.poll(now)) {
                 let out: Outgoing = out;
                 // Link 1 at b is a, link 2 at a is b.
@@ -195,7 +231,12 @@ fn two_replicas_converge_through_frames_after_concurrent_edits() {
     assert_eq!(a.save(), b.save());
     assert_eq!(ok(a.get("counter", "votes", &undef())).as_f64(), Some(5.0));
     assert_eq!(ok(b.items("set", "items")).length(), 2);
-    assert_eq!(ok(a.get("register", "title", &undef())).as_string().as_deref(), Some("B"));
+    assert_eq!(
+        ok(a.get("register", "title", &undef()))
+            .as_string()
+            .as_deref(),
+        Some("B")
+    );
     assert_eq!(a.peers_alive(), 1);
 
     // Concurrent remove and add: the add wins.
@@ -203,7 +244,10 @@ fn two_replicas_converge_through_frames_after_concurrent_edits() {
     edit(&mut b, SET_ADD, "items", "milk".into(), undef(), now);
     sync_pair(&mut a, &mut b, now);
     assert_eq!(a.save(), b.save());
-    assert_eq!(ok(a.get("set", "items", &"milk".into())).as_bool(), Some(true));
+    assert_eq!(
+        ok(a.get("set", "items", &"milk".into())).as_bool(),
+        Some(true)
+    );
 }
 
 #[wasm_bindgen_test]
@@ -214,7 +258,14 @@ fn a_loaded_replica_keeps_the_document_and_catches_up() {
     let mut b = ok(Replica::load(2.0, &saved, &SEED, T0, 1200, 100));
     assert_eq!(b.save(), saved);
     // Later writes of the loaded replica win over what it loaded (its clock moved past).
-    edit(&mut b, MAP_SET, "milk", "qty".into(), 3.into(), T0 - 10_000.0);
+    edit(
+        &mut b,
+        MAP_SET,
+        "milk",
+        "qty".into(),
+        3.into(),
+        T0 - 10_000.0,
+    );
     assert_eq!(ok(b.get("map", "milk", &"qty".into())).as_f64(), Some(3.0));
     ok(a.add_peer(2));
     ok(b.add_peer(1));
@@ -242,9 +293,23 @@ fn golden_replica() -> Replica {
     edit(&mut r, SET_ADD, "tags", "red".into(), undef(), 1_002.0);
     edit(&mut r, SET_ADD, "tags", 3.into(), undef(), 1_002.0);
     edit(&mut r, SET_REMOVE, "tags", "red".into(), undef(), 1_003.0);
-    edit(&mut r, REGISTER_SET, "title", undef(), "Groceries".into(), 1_004.0);
+    edit(
+        &mut r,
+        REGISTER_SET,
+        "title",
+        undef(),
+        "Groceries".into(),
+        1_004.0,
+    );
     edit(&mut r, MAP_SET, "milk", "qty".into(), 2.into(), 1_005.0);
-    edit(&mut r, MAP_SET, "milk", "done".into(), false.into(), 1_005.0);
+    edit(
+        &mut r,
+        MAP_SET,
+        "milk",
+        "done".into(),
+        false.into(),
+        1_005.0,
+    );
     r
 }
 
@@ -263,9 +328,14 @@ fn golden_document_bytes_match_the_native_ones_both_ways() {
     assert_eq!(tags.length(), 1);
     assert_eq!(tags.get(0).as_f64(), Some(3.0));
     assert_eq!(
-        ok(r.get("register", "title", &undef())).as_string().as_deref(),
+        ok(r.get("register", "title", &undef()))
+            .as_string()
+            .as_deref(),
         Some("Groceries")
     );
     assert_eq!(ok(r.get("map", "milk", &"qty".into())).as_f64(), Some(2.0));
-    assert_eq!(ok(r.get("map", "milk", &"done".into())).as_bool(), Some(false));
+    assert_eq!(
+        ok(r.get("map", "milk", &"done".into())).as_bool(),
+        Some(false)
+    );
 }
