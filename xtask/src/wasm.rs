@@ -30,12 +30,20 @@ pub(crate) const GZIP_TARGET: usize = 48 * 1024;
 const NPM_DIR: &str = "bindings/wasm/npm";
 /// wasm-bindgen's output inside the package.
 const OUT_DIR: &str = "bindings/wasm/npm/wasm";
-/// The module cargo builds.
-const CARGO_WASM: &str = "target/wasm32-unknown-unknown/wasm-release/starling_wasm.wasm";
+/// The module cargo builds, under the target directory.
+const CARGO_WASM: &str = "wasm32-unknown-unknown/wasm-release/starling_wasm.wasm";
 /// The module the package ships.
 const PACKAGE_WASM: &str = "bindings/wasm/npm/wasm/starling_wasm_bg.wasm";
-/// What the end-to-end test leaves behind (screenshot).
-const E2E_OUT: &str = "target/wasm-e2e";
+/// What the end-to-end test leaves behind (screenshots), under the target directory.
+const E2E_OUT: &str = "wasm-e2e";
+
+/// Cargo's target directory (`CARGO_TARGET_DIR`, else `target/` in the workspace).
+fn target_dir(ctx: &Ctx) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|p| ctx.root.join(p))
+        .unwrap_or_else(|| ctx.root.join("target"))
+}
 
 /// Runner environment of the wasm-bindgen-test suites.
 const RUNNER: (&str, &str) = (
@@ -191,8 +199,8 @@ fn bindgen_and_opt(ctx: &Ctx) -> Result<(), String> {
         OUT_DIR,
         "--remove-name-section",
         "--remove-producers-section",
-        CARGO_WASM,
     ]);
+    cmd.arg(target_dir(ctx).join(CARGO_WASM));
     ctx.status(cmd)?;
     let wasm_opt = ctx.root.join(NPM_DIR).join("node_modules/.bin/wasm-opt");
     let mut cmd = Command::new(wasm_opt);
@@ -293,7 +301,7 @@ fn end_to_end(ctx: &Ctx) -> Result<(), String> {
     let port = listener.local_addr().map_err(|e| e.to_string())?.port();
     let root = ctx.root.join("bindings/wasm");
     std::thread::spawn(move || serve(listener, &root));
-    let out = ctx.root.join(E2E_OUT);
+    let out = target_dir(ctx).join(E2E_OUT);
     std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
     let mut cmd = Command::new("node");
     cmd.current_dir(&ctx.root).args([
