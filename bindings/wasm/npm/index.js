@@ -244,7 +244,13 @@ export class Replica {
           id,
           /** Makes this side contact the peer (and keep probing it while it is away). */
           configure: () => {
-            this.#raw.addPeer(id);
+            try {
+              this.#raw.addPeer(id);
+            } catch {
+              // The peers table is full (8 contacted neighbours): the peer can still
+              // reach us and be answered while there is room for it.
+              return;
+            }
             this.#pump();
           },
           receive: (bytes) => {
