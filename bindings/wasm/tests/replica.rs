@@ -188,6 +188,60 @@ fn bad_input_throws_clear_errors_and_changes_nothing() {
     assert!(err(r.receive(&[1], -5.0, 1)).contains("nowMs"));
 }
 
+/// xorshift64*: reproducible noise for the robustness test.
+fn noise(state: &mut u64) -> u64 {
+    *state ^= *state >> 12;
+    *state ^= *state << 25;
+    *state ^= *state >> 27;
+    state.wrapping_mul(0x2545_f491_4f6c_dd1d)
+}
+
+#[wasm_bindgen_test]
+fn random_and_mutated_bytes_never_trap() {
+    let mut a = replica(1.0);
+    let mut b = replica(2.0);
+    ok(a.add_peer(2));
+    edit(&mut a, MAP_SET, "m", "k".into(), "v".into(), T0);
+    // Real frames to mutate.
+    let mut frames = Vec::new();
+    let mut now = T0;
+    while frames.len() < 8 && now < T0 + 10_000.0 {
+        while let Some(out) = ok(a.poll(now)) {
+            frames.push(out.bytes());
+        }
+        now += 100.0;
+    }
+    assert!(!frames.is_empty());
+    let saved = a.save();
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    for i in 0..3_000 {
+        let mut bytes = if i % 3 == 0 {
+            saved.clone()
+        } else {
+            frames[i % frames.len()].clone()
+        };
+        if i % 5 == 4 {
+            let len = (noise(&mut state) % 300) as usize;
+            bytes = (0..len).map(|_| noise(&mut state) as u8).collect();
+        } else {
+            for _ in 0..1 + noise(&mut state) % 4 {
+                let at = (noise(&mut state) as usize) % bytes.len().max(1);
+                if let Some(b) = bytes.get_mut(at) {
+                    *b ^= 1 << (noise(&mut state) % 8);
+                }
+            }
+            if noise(&mut state) % 4 == 0 {
+                bytes.truncate((noise(&mut state) as usize) % (bytes.len() + 1));
+            }
+        }
+        let _ = ok(b.receive(&bytes, now, 1));
+        let _ = Replica::load(3.0, &bytes, &SEED, T0, 1200, 100);
+    }
+    // Still working.
+    edit(&mut b, COUNTER_ADD, "c", undef(), 1.into(), now);
+    assert_eq!(ok(b.get("counter", "c", &undef())).as_f64(), Some(1.0));
+}
+
 /// Delivers every frame between two replicas until both are quiet, advancing time.
 fn sync_pair(a: &mut Replica, b: &mut Replica, start: f64) -> f64 {
     let mut now = start;
