@@ -230,7 +230,7 @@ fn random_and_mutated_bytes_never_trap() {
                     *b ^= 1 << (noise(&mut state) % 8);
                 }
             }
-            if noise(&mut state) % 4 == 0 {
+            if noise(&mut state).is_multiple_of(4) {
                 bytes.truncate((noise(&mut state) as usize) % (bytes.len() + 1));
             }
         }
