@@ -393,3 +393,39 @@ fn golden_document_bytes_match_the_native_ones_both_ways() {
         Some(false)
     );
 }
+
+/// The sync exchange shared with `tests/tests/wasm_interop.rs`, as
+/// `t=<ms> <from>><to> <hex>` lines.
+const FRAMES: &str = include_str!("../../../tests/vectors/wasm-frames.txt");
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[wasm_bindgen_test]
+fn frames_between_replicas_match_the_native_ones() {
+    let t0 = T0;
+    let mut a = ok(Replica::new(7.0, &[7; 16], t0, 1200, 100));
+    let mut b = ok(Replica::new(8.0, &[8; 16], t0, 1200, 100));
+    ok(a.add_peer(2));
+    ok(b.add_peer(1));
+    edit(&mut a, MAP_SET, "milk", "qty".into(), 2.into(), t0);
+    edit(&mut b, SET_ADD, "items", "eggs".into(), undef(), t0);
+    edit(&mut a, COUNTER_ADD, "votes", undef(), 3.into(), t0);
+    let mut lines = Vec::new();
+    for step in 0..=40 {
+        let now = t0 + f64::from(step) * 50.0;
+        let t = f64::from(step) * 50.0;
+        while let Some(f) = ok(a.poll(now)) {
+            lines.push(format!("t={t} a>b {}", hex(&f.bytes())));
+            ok(b.receive(&f.bytes(), now, 1));
+        }
+        while let Some(f) = ok(b.poll(now)) {
+            lines.push(format!("t={t} b>a {}", hex(&f.bytes())));
+            ok(a.receive(&f.bytes(), now, 2));
+        }
+    }
+    assert_eq!(a.save(), b.save());
+    let golden: Vec<&str> = FRAMES.lines().collect();
+    assert_eq!(lines, golden, "wasm frames differ from the native ones");
+}
