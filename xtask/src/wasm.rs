@@ -19,10 +19,10 @@ use crate::{Ctx, Program, Step};
 
 /// The optimised module may hold at most this many bytes after `gzip -9`.
 ///
-/// The target is 48 KiB ([`GZIP_TARGET`]); the module is not there yet (55.5 KiB,
-/// see `docs/benchmarks.md`), so this guard sits at the measured size plus about 5%:
+/// The target is 48 KiB ([`GZIP_TARGET`]); the module is not there yet (52.4 KiB,
+/// see `docs/benchmarks.md`), so this guard sits at the measured size plus about 7%:
 /// it fails on regressions, and the step prints the distance to the target.
-pub(crate) const GZIP_BUDGET: usize = 58 * 1024;
+pub(crate) const GZIP_BUDGET: usize = 56 * 1024;
 /// The size the module should reach, in bytes after `gzip -9`.
 pub(crate) const GZIP_TARGET: usize = 48 * 1024;
 
