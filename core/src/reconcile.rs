@@ -13,7 +13,15 @@ use crate::storage::{SortedMap, Storage, map_serde};
 use crate::{CausalContext, Dot, GCounter, GSet, LwwRegister, PNCounter, ReplicaId, TwoPSet};
 
 /// CRC-64/XZ: the checksum behind digests (stable across platforms and releases).
-const CRC64: crc::Crc<u64> = crc::Crc::<u64>::new(&crc::CRC_64_XZ);
+const CRC64: crc::Crc<u64, CrcTable> = crc::Crc::<u64, CrcTable>::new(&crc::CRC_64_XZ);
+
+/// How the CRC is computed: a 256-entry table, except in WebAssembly, where the table's
+/// 2 KB (incompressible) weigh more in a download than the bitwise loop costs in time.
+/// Same checksums either way.
+#[cfg(not(target_arch = "wasm32"))]
+type CrcTable = crc::Table<1>;
+#[cfg(target_arch = "wasm32")]
+type CrcTable = crc::NoTable;
 
 /// Reconciliation of two replicas: a compact *digest* of what a replica has seen, the
 /// catch-up delta another replica computes from it, and the stripping of what a delta
@@ -50,7 +58,7 @@ pub struct StateChecksum {
 impl StateChecksum {
     /// The checksum of `value`'s encoding.
     pub fn of<T: Serialize>(value: &T) -> Self {
-        struct Crc(crc::Digest<'static, u64>);
+        struct Crc(crc::Digest<'static, u64, CrcTable>);
         impl postcard::ser_flavors::Flavor for Crc {
             type Output = u64;
             fn try_push(&mut self, data: u8) -> postcard::Result<()> {

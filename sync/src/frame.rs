@@ -22,7 +22,15 @@ pub const FRAME_VERSION: u8 = 1;
 pub(crate) const CRC_LEN: usize = 4;
 
 /// CRC-32/ISCSI (Castagnoli) over the frame.
-const CRC32: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISCSI);
+const CRC32: crc::Crc<u32, CrcTable> = crc::Crc::<u32, CrcTable>::new(&crc::CRC_32_ISCSI);
+
+/// How the CRC is computed: a 256-entry table, except in WebAssembly, where the table's
+/// 1 KB (incompressible) weighs more in a download than the bitwise loop costs in time.
+/// Same checksums either way.
+#[cfg(not(target_arch = "wasm32"))]
+type CrcTable = crc::Table<1>;
+#[cfg(target_arch = "wasm32")]
+type CrcTable = crc::NoTable;
 
 /// What a frame's message is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

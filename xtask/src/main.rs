@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
+mod wasm;
+
 /// Cross-compilation targets the embedded builds need.
 const TARGETS: &[&str] = &[
     "thumbv6m-none-eabi",
@@ -28,6 +30,10 @@ commands:
                      (--skip-tests skips `cargo test --workspace`)
   lint               rustfmt check, clippy, rustdoc with -D warnings
   embedded           no_std / cross-target builds of starling-core
+  wasm               build the npm package (bindings/wasm/npm), check its size budget
+  wasm-test          package tests: wasm-bindgen-test (Node, Chromium), node --test,
+                     tsc --strict, end-to-end demo in two Chromium tabs
+  web [--port N]     build the package and serve the demo on 127.0.0.1 (default 8080)
   bench              core benchmarks: Starling, crdts and Automerge side by side
                      (bench/, outside the workspace; tables in Markdown)
   bench-sync         sync efficiency in the deterministic simulator: the Enes et al.
@@ -179,7 +185,16 @@ const BENCH_SYNC: &[Step] = &[Step::cargo(
 /// The full CI pipeline, in order.
 fn ci_steps(skip_tests: bool) -> Vec<Step> {
     let tests: &[Step] = if skip_tests { &[] } else { TESTS };
-    [SETUP, tests, LINT, EMBEDDED, MAIN_JOB].concat()
+    [
+        SETUP,
+        tests,
+        LINT,
+        EMBEDDED,
+        wasm::WASM_BUILD,
+        wasm::WASM_TEST,
+        MAIN_JOB,
+    ]
+    .concat()
 }
 
 /// The README's main job: the fleet demo over real UDP on 127.0.0.1 (fixed seed), which
@@ -348,7 +363,13 @@ fn main() -> ExitCode {
         ("embedded", []) => EMBEDDED.to_vec(),
         ("bench", []) => BENCH.to_vec(),
         ("bench-sync", []) => BENCH_SYNC.to_vec(),
-        ("ci" | "lint" | "embedded" | "bench" | "bench-sync", _) => {
+        ("wasm", []) => wasm::WASM_BUILD.to_vec(),
+        ("wasm-test", []) => [wasm::WASM_BUILD, wasm::WASM_TEST].concat(),
+        ("web", flags) => match wasm::web_steps(flags) {
+            Ok(steps) => steps,
+            Err(e) => return usage_error(&e),
+        },
+        ("ci" | "lint" | "embedded" | "bench" | "bench-sync" | "wasm" | "wasm-test", _) => {
             return usage_error(&format!("unexpected arguments to `{command}`: {flags:?}"));
         }
         _ => return usage_error(&format!("unknown command `{command}`")),
