@@ -27,21 +27,26 @@ pub const KEYS_PER_REPLICA: u8 = 4;
 /// The replica id of the host replica (it sets the configuration).
 pub const HOST: ReplicaId = ReplicaId(1);
 
-/// Storage of the map's keys and of the causal context: 16 keys, 8 replicas (the
-/// context's dot cloud gets the same 16 ranges).
+/// Storage of the map's key table: 16 keys.
 pub type MapStorage = Fixed<REGISTERS, REPLICAS>;
+/// Storage of the causal contexts (the map's and the flag's, one type so that their code
+/// is shared): 8 replicas, and 4 ranges of dots seen out of order (deltas arriving out of
+/// order or partial catch-ups; gaps fill as the rest arrives).
+pub type ContextStorage = Fixed<4, REPLICAS>;
 /// Storage of one register's concurrent writes. A register has one writer (its
 /// replica) in this application; two slots leave room for a write by another replica
 /// (e.g. an operator's correction) that races with the owner's.
 pub type RegisterStorage = Fixed<0, 2>;
-/// One reading: the value, stamped by a per-key Lamport time.
-pub type Register = LwwStore<i32, u64, RegisterStorage>;
+/// One reading: the value, stamped by a per-key Lamport time (32 bits: a write every
+/// 250 ms for 34 years).
+pub type Register = LwwStore<i32, u32, RegisterStorage>;
 /// The readings map: register key to reading.
-pub type Readings = Causal<OrMapStore<u8, Register, MapStorage>, MapStorage>;
+pub type Readings = Causal<OrMapStore<u8, Register, MapStorage>, ContextStorage>;
 /// Samples taken, per replica.
 pub type Events = GCounter<Fixed<0, REPLICAS>>;
-/// The configuration flag: fast reporting on or off. Its dot cloud holds 4 ranges.
-pub type FastReporting = EwFlag<Fixed<4, REPLICAS>>;
+/// The configuration flag: fast reporting on or off (at most 4 replicas enabling it
+/// concurrently).
+pub type FastReporting = EwFlag<ContextStorage>;
 /// The replicated document: `(readings, (events, fast reporting))`.
 pub type Doc = (Readings, (Events, FastReporting));
 
@@ -98,9 +103,11 @@ pub fn publish(
     value: i32,
 ) -> Result<Doc, CapacityError> {
     let stamp = reading_stamp(doc, key).map_or(1, |(t, _)| t.saturating_add(1));
-    let delta = doc
-        .0
-        .update(&key, |register, cx| register.set_delta(cx, replica, stamp, value))?;
+    let delta = doc.0.apply(|map, cx| {
+        map.update_delta(cx, &key, |register, cx| {
+            register.set_delta(cx, replica, stamp, value)
+        })
+    })?;
     Ok(with_readings(delta))
 }
 
@@ -110,7 +117,7 @@ pub fn reading(doc: &Doc, key: u8) -> Option<i32> {
 }
 
 /// The stamp (Lamport time, writer) of register `key`, if written.
-pub fn reading_stamp(doc: &Doc, key: u8) -> Option<(u64, ReplicaId)> {
+pub fn reading_stamp(doc: &Doc, key: u8) -> Option<(u32, ReplicaId)> {
     doc.0.get(&key).and_then(|r| r.stamp())
 }
 
@@ -164,6 +171,7 @@ pub fn simulated_sample(replica: ReplicaId, sensor: Sensor, sample: u32) -> i32 
 
 #[cfg(test)]
 mod tests {
+    extern crate std;
     use super::*;
     use starling_core::{Lattice, WireFormat};
 
@@ -240,6 +248,7 @@ mod tests {
         let mut buf = [0u8; 1024];
         let len = doc.to_slice(&mut buf).unwrap().len();
         assert!(len <= 512, "a full document takes {len} bytes");
+        std::println!("a full document encodes to {len} bytes");
         let back = Doc::from_bytes(&buf[..len], 1024).unwrap();
         assert_eq!(back, doc);
     }

@@ -4,6 +4,7 @@
 //! * [`doc`]: the replicated document ([`Doc`]): sensor readings in last-writer-wins
 //!   registers of a map, an event counter, and a configuration flag; and the few
 //!   operations the application performs on it.
+//! * [`sync`]: the synchronisation settings all replicas share.
 //! * `node` (feature `embassy`): the firmware's loop running a [`starling_sync::Node`]
 //!   on an embassy-net UDP socket.
 
@@ -11,6 +12,7 @@
 #![warn(missing_docs)]
 
 pub mod doc;
+pub mod sync;
 #[cfg(feature = "embassy")]
 pub mod node;
 

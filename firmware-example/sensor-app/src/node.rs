@@ -5,77 +5,74 @@
 use defmt::{info, warn};
 use embassy_futures::select::{Either, select};
 use embassy_net::udp::{PacketMetadata, UdpSocket};
-use embassy_net::{IpEndpoint, Stack};
+use embassy_net::{IpAddress, Stack};
 use embassy_time::{Instant, Timer};
 use rand_core::RngCore;
 use starling_core::{ReplicaId, StateChecksum};
-use starling_sync::{Config, Event, Node};
+use starling_sync::Event;
 
-use crate::doc::{self, Doc, Sensor};
-
-/// Neighbours a sensor node has at most (the host or a gateway, and one other node).
-pub const PEERS: usize = 2;
-/// Delta groups buffered for neighbours that have not acknowledged them; a full buffer
-/// coalesces its two oldest groups, so a small buffer costs bandwidth, never data.
-pub const DELTAS: usize = 2;
-/// Largest message (a delta-interval, a digest or a catch-up) in bytes: a whole
-/// document encodes within 512 bytes (tested in [`crate::doc`]).
-pub const MESSAGE_BYTES: usize = 512;
-/// Largest frame on the wire: one message fits one UDP datagram.
-pub const MTU: usize = MESSAGE_BYTES;
-
-/// The sync node of a sensor: [`Doc`] replicated with UDP endpoints as addresses.
-pub type SensorNode = Node<Doc, IpEndpoint, PEERS, DELTAS, MESSAGE_BYTES>;
-
-/// The synchronisation settings of a sensor node: sync every 200 ms, heartbeats every
-/// 400 ms, suspect after 2 s and dead after 6 s (a LAN; the defaults suit radios).
-pub fn sync_config() -> Config {
-    let mut config = Config::new(MTU);
-    config.sync_interval_ms = 200;
-    config.heartbeat_interval_ms = 400;
-    config.suspect_after_ms = 2_000;
-    config.dead_after_ms = 6_000;
-    config.retry_base_ms = 200;
-    config.retry_max_ms = 2_000;
-    config
-}
+use crate::doc::{self, Sensor};
+pub use crate::sync::{DELTAS, MESSAGE_BYTES, MTU, PEERS, SensorNode, sync_config};
 
 /// What a sensor node does.
 #[derive(Clone, Copy, Debug)]
 pub struct Settings {
     /// This node's replica id (its registers: [`doc::reading_key`]).
     pub replica: ReplicaId,
-    /// Local UDP port.
-    pub port: u16,
+    /// The gateway: peers at this address are reached from the uplink socket.
+    pub gateway: IpAddress,
+    /// UDP port of the uplink socket (towards the gateway).
+    pub uplink_port: u16,
+    /// UDP port of the local socket (towards the other nodes on the link).
+    pub local_port: u16,
     /// Samples to take before the sensor goes quiet (`u32::MAX`: forever).
     pub samples: u32,
     /// Time between samples in normal reporting.
     pub interval_ms: u64,
     /// Time between samples while fast reporting is on.
     pub fast_interval_ms: u64,
-    /// Received datagrams to drop on purpose, in percent (loss injection for tests).
-    pub receive_loss_percent: u32,
+    /// Datagrams to drop on purpose, in percent, on receive and on send alike (loss
+    /// injection for tests).
+    pub loss_percent: u32,
     /// How often to log the state checksum and metrics.
     pub status_interval_ms: u64,
 }
 
-/// The buffers of the node's UDP socket (4 datagrams and 1,536 bytes each way).
+/// Receive and send buffer bytes of one socket: two whole frames.
+pub const SOCKET_BUFFER_BYTES: usize = 2 * MTU;
+
+/// The buffers of one UDP socket: two datagrams of [`SOCKET_BUFFER_BYTES`] each way.
 pub struct SocketBuffers {
-    rx_meta: [PacketMetadata; 4],
-    rx: [u8; 1536],
-    tx_meta: [PacketMetadata; 4],
-    tx: [u8; 1536],
+    rx_meta: [PacketMetadata; 2],
+    rx: [u8; SOCKET_BUFFER_BYTES],
+    tx_meta: [PacketMetadata; 2],
+    tx: [u8; SOCKET_BUFFER_BYTES],
 }
 
 impl SocketBuffers {
     /// Empty buffers (put them in a `static`).
     pub const fn new() -> Self {
         SocketBuffers {
-            rx_meta: [PacketMetadata::EMPTY; 4],
-            rx: [0; 1536],
-            tx_meta: [PacketMetadata::EMPTY; 4],
-            tx: [0; 1536],
+            rx_meta: [PacketMetadata::EMPTY; 2],
+            rx: [0; SOCKET_BUFFER_BYTES],
+            tx_meta: [PacketMetadata::EMPTY; 2],
+            tx: [0; SOCKET_BUFFER_BYTES],
         }
+    }
+
+    /// A UDP socket on `stack` bound to `port`, using these buffers.
+    pub fn bind<'a>(&'a mut self, stack: Stack<'a>, port: u16) -> UdpSocket<'a> {
+        let mut socket = UdpSocket::new(
+            stack,
+            &mut self.rx_meta,
+            &mut self.rx,
+            &mut self.tx_meta,
+            &mut self.tx,
+        );
+        if let Err(e) = socket.bind(port) {
+            defmt::panic!("cannot bind UDP port {}: {}", port, e);
+        }
+        socket
     }
 }
 
@@ -87,24 +84,24 @@ impl Default for SocketBuffers {
 
 /// Runs the sensor node forever: samples, publishes, syncs with the node's peers over
 /// `stack`, and applies the fast reporting flag.
+///
+/// Two sockets: the uplink one talks to peers at the gateway address (on QEMU's user
+/// network, the host), the local one to the other nodes on the link. Keeping them apart
+/// keeps the traffic between nodes off the gateway's port forwarding.
 pub async fn run<R: RngCore>(
     stack: Stack<'_>,
-    buffers: &mut SocketBuffers,
+    buffers: &mut [SocketBuffers; 2],
     node: &mut SensorNode,
     settings: Settings,
     rng: &mut R,
 ) -> ! {
-    let mut socket = UdpSocket::new(
-        stack,
-        &mut buffers.rx_meta,
-        &mut buffers.rx,
-        &mut buffers.tx_meta,
-        &mut buffers.tx,
+    let [uplink_buffers, local_buffers] = buffers;
+    let uplink = uplink_buffers.bind(stack, settings.uplink_port);
+    let local = local_buffers.bind(stack, settings.local_port);
+    info!(
+        "replica {} on UDP ports {} (uplink) and {} (local)",
+        settings.replica.0, settings.uplink_port, settings.local_port
     );
-    if let Err(e) = socket.bind(settings.port) {
-        defmt::panic!("cannot bind UDP port {}: {}", settings.port, e);
-    }
-    info!("replica {} listening on UDP port {}", settings.replica.0, settings.port);
 
     let id = settings.replica;
     let mut frame = [0u8; MTU];
@@ -145,6 +142,11 @@ pub async fn run<R: RngCore>(
             node.handle_timeout(now, rng);
         }
         while let Some(t) = node.poll_transmit(now, &mut frame) {
+            if rng.next_u32() % 100 < settings.loss_percent {
+                dropped_on_purpose += 1;
+                continue;
+            }
+            let socket = if t.to.addr == settings.gateway { &uplink } else { &local };
             // A frame that cannot be sent is a lost frame: the protocol resends.
             if let Err(e) = socket.send_to(&frame[..t.len], t.to).await {
                 warn!("send to {} failed: {}", t.to, e);
@@ -181,15 +183,19 @@ pub async fn run<R: RngCore>(
         if let Some(t) = node.poll_timeout() {
             deadline = deadline.min(t);
         }
-        let received = select(
-            socket.recv_from(&mut frame),
+        let ready = select(
+            select(uplink.wait_recv_ready(), local.wait_recv_ready()),
             Timer::at(Instant::from_millis(deadline.max(now))),
         )
         .await;
-        if let Either::First(result) = received {
-            match result {
+        if let Either::First(which) = ready {
+            let socket = match which {
+                Either::First(()) => &uplink,
+                Either::Second(()) => &local,
+            };
+            match socket.recv_from(&mut frame).await {
                 Ok((len, meta)) => {
-                    if rng.next_u32() % 100 < settings.receive_loss_percent {
+                    if rng.next_u32() % 100 < settings.loss_percent {
                         dropped_on_purpose += 1;
                     } else {
                         node.handle_datagram(now_ms(), meta.endpoint, &frame[..len]);
