@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
+mod firmware;
+
 /// Cross-compilation targets the embedded builds need.
 const TARGETS: &[&str] = &[
     "thumbv6m-none-eabi",
@@ -30,6 +32,8 @@ commands:
   embedded           no_std / cross-target builds of starling-core
   bench              core benchmarks: Starling, crdts and Automerge side by side
                      (bench/, outside the workspace; tables in Markdown)
+  qemu               firmware example: host replica + 2 QEMU Cortex-M4 nodes sync under loss
+  size               firmware example: flash/RAM of the sensor node vs a bare UDP firmware
   help               show this message";
 
 /// The program a [`Step`] runs.
@@ -170,7 +174,7 @@ const BENCH: &[Step] = &[
 /// The full CI pipeline, in order.
 fn ci_steps(skip_tests: bool) -> Vec<Step> {
     let tests: &[Step] = if skip_tests { &[] } else { TESTS };
-    [SETUP, tests, LINT, EMBEDDED, MAIN_JOB].concat()
+    [SETUP, tests, LINT, EMBEDDED, MAIN_JOB, firmware::FIRMWARE].concat()
 }
 
 /// The README's main job: the fleet demo over real UDP on 127.0.0.1 (fixed seed), which
@@ -338,7 +342,9 @@ fn main() -> ExitCode {
         ("lint", []) => LINT.to_vec(),
         ("embedded", []) => EMBEDDED.to_vec(),
         ("bench", []) => BENCH.to_vec(),
-        ("ci" | "lint" | "embedded" | "bench", _) => {
+        ("qemu", []) => firmware::QEMU.to_vec(),
+        ("size", []) => firmware::SIZE.to_vec(),
+        ("ci" | "lint" | "embedded" | "bench" | "qemu" | "size", _) => {
             return usage_error(&format!("unexpected arguments to `{command}`: {flags:?}"));
         }
         _ => return usage_error(&format!("unknown command `{command}`")),
