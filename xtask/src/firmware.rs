@@ -28,6 +28,9 @@ const RAM_BUDGET: u64 = 8 * 1024;
 /// `cargo xtask qemu`: the sync run.
 pub(crate) const QEMU: &[Step] = &[builtin("firmware: QEMU sync run (host + 2 nodes, loss)", qemu_run)];
 
+/// `cargo xtask on-target`: the defmt-test suite in QEMU.
+pub(crate) const ON_TARGET: &[Step] = &[builtin("firmware: on-target tests in QEMU (defmt-test)", on_target_tests)];
+
 /// `cargo xtask size`: the footprint table and budget check.
 pub(crate) const SIZE: &[Step] = &[builtin("firmware: footprint against the bare firmware", size)];
 
@@ -385,7 +388,10 @@ fn print_summary(status: &BTreeMap<String, ReplicaStatus>, start: Instant) {
 
 /// Builds the defmt-test suite, runs it in QEMU and counts the tests that passed.
 fn on_target_tests(ctx: &Ctx) -> Result<(), String> {
-    let mut build = fw_cargo(ctx, &["test", "--release", "--test", "on_target", "--no-run"]);
+    let mut build = fw_cargo(
+        ctx,
+        &["test", "--release", "-p", "starling-firmware", "--test", "on_target", "--no-run"],
+    );
     build.stderr(Stdio::piped());
     let out = build.output().map_err(|e| format!("cannot run cargo: {e}"))?;
     let log = String::from_utf8_lossy(&out.stderr);

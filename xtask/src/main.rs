@@ -34,6 +34,7 @@ commands:
                      (bench/, outside the workspace; tables in Markdown)
   qemu               firmware example: host replica + 2 QEMU Cortex-M4 nodes sync under loss
   size               firmware example: flash/RAM of the sensor node vs a bare UDP firmware
+  on-target          firmware example: defmt-test suite on the Cortex-M4 in QEMU
   help               show this message";
 
 /// The program a [`Step`] runs.
@@ -344,7 +345,8 @@ fn main() -> ExitCode {
         ("bench", []) => BENCH.to_vec(),
         ("qemu", []) => firmware::QEMU.to_vec(),
         ("size", []) => firmware::SIZE.to_vec(),
-        ("ci" | "lint" | "embedded" | "bench" | "qemu" | "size", _) => {
+        ("on-target", []) => firmware::ON_TARGET.to_vec(),
+        ("ci" | "lint" | "embedded" | "bench" | "qemu" | "size" | "on-target", _) => {
             return usage_error(&format!("unexpected arguments to `{command}`: {flags:?}"));
         }
         _ => return usage_error(&format!("unknown command `{command}`")),
