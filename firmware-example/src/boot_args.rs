@@ -33,9 +33,8 @@ impl BootArgs {
         let mut block: [usize; 2] = [bytes.as_mut_ptr() as usize, MAX_LEN];
         // SAFETY: SYS_GET_CMDLINE writes at most `block[1]` bytes to `block[0]` and the
         // length it wrote back into `block[1]`; both point into live locals.
-        let status = unsafe {
-            cortex_m_semihosting::syscall1(SYS_GET_CMDLINE, block.as_mut_ptr() as usize)
-        };
+        let status =
+            unsafe { cortex_m_semihosting::syscall1(SYS_GET_CMDLINE, block.as_mut_ptr() as usize) };
         // SAFETY: `block` is a live local the host may have written to.
         let len = unsafe { core::ptr::read_volatile(&block[1]) };
         if status != 0 || len > MAX_LEN {
@@ -61,10 +60,12 @@ impl BootArgs {
 
     /// The values of every `key=value` word with this key, in order.
     pub fn all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.as_str().split_ascii_whitespace().filter_map(move |word| {
-            let (k, v) = word.split_once('=')?;
-            (k == key).then_some(v)
-        })
+        self.as_str()
+            .split_ascii_whitespace()
+            .filter_map(move |word| {
+                let (k, v) = word.split_once('=')?;
+                (k == key).then_some(v)
+            })
     }
 
     /// The value of the last `key=value` word with this key.

@@ -70,7 +70,9 @@ mod tests {
     use sensor_app::Doc;
     use sensor_app::doc::{self, Sensor};
     use sensor_app::sync::{DELTAS, MESSAGE_BYTES, MTU, sync_config};
-    use starling_core::{AwSet, CapacityError, DecodeError, Fixed, GCounter, ReplicaId, WireFormat};
+    use starling_core::{
+        AwSet, CapacityError, DecodeError, Fixed, GCounter, ReplicaId, WireFormat,
+    };
     use starling_firmware::boot_args::{ArgError, BootArgs};
     use starling_firmware::ethernet::{LAN9118_BASE, mac_address};
     use starling_sync::Node;
@@ -88,7 +90,11 @@ mod tests {
     fn awset_merge_laws() {
         let states = history::<Set, 12>(2, 12, |s, r, x| {
             let e = (x % 6) as u16;
-            if x % 3 == 0 && s.contains(&e) { s.remove(&e) } else { s.add(r, e) }
+            if x % 3 == 0 && s.contains(&e) {
+                s.remove(&e)
+            } else {
+                s.add(r, e)
+            }
         });
         check_laws(&states);
     }
@@ -98,7 +104,12 @@ mod tests {
         let states = history::<Doc, 8>(3, 8, |d, r, x| match x % 4 {
             0 => doc::count_events(d, r, 1),
             1 => doc::enable_fast_reporting(d, r),
-            _ => doc::publish(d, r, doc::reading_key(r, Sensor::Temperature).unwrap(), x as i32),
+            _ => doc::publish(
+                d,
+                r,
+                doc::reading_key(r, Sensor::Temperature).unwrap(),
+                x as i32,
+            ),
         });
         check_laws(&states);
     }
@@ -133,7 +144,13 @@ mod tests {
         let mut d = Doc::default();
         for r in 1..4 {
             let id = ReplicaId(r);
-            doc::publish(&mut d, id, doc::reading_key(id, Sensor::Humidity).unwrap(), -5).unwrap();
+            doc::publish(
+                &mut d,
+                id,
+                doc::reading_key(id, Sensor::Humidity).unwrap(),
+                -5,
+            )
+            .unwrap();
             doc::count_events(&mut d, id, r).unwrap();
         }
         doc::enable_fast_reporting(&mut d, doc::HOST).unwrap();
@@ -200,13 +217,25 @@ mod tests {
         assert!(a.state() == b.state());
         assert!(doc::events_of(a.state(), rb) == 10);
         assert!(doc::fast_reporting(a.state()));
-        assert!(doc::reading(b.state(), doc::reading_key(ra, Sensor::Temperature).unwrap()) == Some(4_500));
-        defmt::info!("converged; {} frames lost, {} bytes sent", lost, a.metrics().bytes_sent);
+        assert!(
+            doc::reading(
+                b.state(),
+                doc::reading_key(ra, Sensor::Temperature).unwrap()
+            ) == Some(4_500)
+        );
+        defmt::info!(
+            "converged; {} frames lost, {} bytes sent",
+            lost,
+            a.metrics().bytes_sent
+        );
     }
 
     #[test]
     fn command_line_words() {
-        let args = BootArgs::from_bytes(b"sensor-node id=3 ip=10.0.2.16 peer=10.0.2.15:5557 peer=10.0.2.2:1").unwrap();
+        let args = BootArgs::from_bytes(
+            b"sensor-node id=3 ip=10.0.2.16 peer=10.0.2.15:5557 peer=10.0.2.2:1",
+        )
+        .unwrap();
         assert!(args.parse_or("id", 0u8) == Ok(3));
         assert!(args.parse_or("samples", 7u32) == Ok(7));
         assert!(args.parse_or("ip", Ipv4Addr::UNSPECIFIED) == Ok(Ipv4Addr::new(10, 0, 2, 16)));

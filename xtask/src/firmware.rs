@@ -26,23 +26,44 @@ const FLASH_BUDGET: u64 = 24 * 1024;
 const RAM_BUDGET: u64 = 8 * 1024;
 
 /// `cargo xtask qemu`: the sync run.
-pub(crate) const QEMU: &[Step] = &[builtin("firmware: QEMU sync run (host + 2 nodes, loss)", qemu_run)];
+pub(crate) const QEMU: &[Step] = &[builtin(
+    "firmware: QEMU sync run (host + 2 nodes, loss)",
+    qemu_run,
+)];
 
 /// `cargo xtask on-target`: the defmt-test suite in QEMU.
-pub(crate) const ON_TARGET: &[Step] = &[builtin("firmware: on-target tests in QEMU (defmt-test)", on_target_tests)];
+pub(crate) const ON_TARGET: &[Step] = &[builtin(
+    "firmware: on-target tests in QEMU (defmt-test)",
+    on_target_tests,
+)];
 
 /// `cargo xtask size`: the footprint table and budget check.
-pub(crate) const SIZE: &[Step] = &[builtin("firmware: footprint against the bare firmware", size)];
+pub(crate) const SIZE: &[Step] = &[builtin(
+    "firmware: footprint against the bare firmware",
+    size,
+)];
 
 /// The firmware's CI steps.
 pub(crate) const FIRMWARE: &[Step] = &[
-    builtin("firmware: tools (qemu-system-arm, defmt-print)", ensure_tools),
-    builtin("firmware: host tests (lan9118 model, sensor document)", host_tests),
+    builtin(
+        "firmware: tools (qemu-system-arm, defmt-print)",
+        ensure_tools,
+    ),
+    builtin(
+        "firmware: host tests (lan9118 model, sensor document)",
+        host_tests,
+    ),
     builtin("firmware: rustfmt check and clippy", lint),
     builtin("firmware: QEMU sync run (host + 2 nodes, loss)", qemu_run),
-    builtin("firmware: on-target tests in QEMU (defmt-test)", on_target_tests),
+    builtin(
+        "firmware: on-target tests in QEMU (defmt-test)",
+        on_target_tests,
+    ),
     builtin("firmware: footprint against the bare firmware", size),
-    builtin("firmware: Nucleo-F429ZI build (embassy-stm32)", nucleo_build),
+    builtin(
+        "firmware: Nucleo-F429ZI build (embassy-stm32)",
+        nucleo_build,
+    ),
 ];
 
 const fn builtin(name: &'static str, f: fn(&Ctx) -> Result<(), String>) -> Step {
@@ -96,7 +117,13 @@ fn ensure_tools(ctx: &Ctx) -> Result<(), String> {
         ctx.status(update)?;
         let mut install = Command::new("apt-get");
         install
-            .args(["install", "-y", "-q", "--no-install-recommends", "qemu-system-arm"])
+            .args([
+                "install",
+                "-y",
+                "-q",
+                "--no-install-recommends",
+                "qemu-system-arm",
+            ])
             .env("DEBIAN_FRONTEND", "noninteractive");
         ctx.status(install)?;
     }
@@ -117,30 +144,96 @@ fn host_tests(ctx: &Ctx) -> Result<(), String> {
     let host = host_triple()?;
     ctx.status(fw_cargo(
         ctx,
-        &["test", "-p", "lan9118", "-p", "sensor-app", "--target", &host],
+        &[
+            "test",
+            "-p",
+            "lan9118",
+            "-p",
+            "sensor-app",
+            "--target",
+            &host,
+        ],
     ))
 }
 
-/// rustfmt and clippy (warnings denied) on every crate of the firmware workspace.
+/// rustfmt, clippy and rustdoc (warnings denied) on every crate of the firmware
+/// workspace, each for the target it is built for.
 fn lint(ctx: &Ctx) -> Result<(), String> {
     let host = host_triple()?;
     ctx.status(fw_cargo(ctx, &["fmt", "--all", "--", "--check"]))?;
     ctx.status(fw_cargo(
         ctx,
-        &["clippy", "--release", "--bins", "--tests", "--", "-D", "warnings"],
+        &[
+            "clippy",
+            "--release",
+            "-p",
+            "starling-firmware",
+            "--bins",
+            "--tests",
+            "--",
+            "-D",
+            "warnings",
+        ],
     ))?;
     ctx.status(fw_cargo(
         ctx,
         &[
-            "clippy", "--target", &host, "-p", "lan9118", "-p", "sensor-app", "-p",
-            "host-replica", "--all-targets", "--", "-D", "warnings",
+            "clippy",
+            "--release",
+            "-p",
+            "m0-core-size",
+            "--target",
+            "thumbv6m-none-eabi",
+            "--features",
+            "crdts",
+            "--",
+            "-D",
+            "warnings",
         ],
-    ))
+    ))?;
+    ctx.status(fw_cargo(
+        ctx,
+        &[
+            "clippy",
+            "--target",
+            &host,
+            "-p",
+            "lan9118",
+            "-p",
+            "sensor-app",
+            "-p",
+            "host-replica",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
+    ))?;
+    let mut doc = fw_cargo(
+        ctx,
+        &[
+            "doc",
+            "--no-deps",
+            "--target",
+            &host,
+            "-p",
+            "lan9118",
+            "-p",
+            "sensor-app",
+            "-p",
+            "host-replica",
+        ],
+    );
+    doc.env("RUSTDOCFLAGS", "-D warnings");
+    ctx.status(doc)
 }
 
 /// Builds the Nucleo-F429ZI firmware (compile only: no board in CI).
 fn nucleo_build(ctx: &Ctx) -> Result<(), String> {
-    ctx.status(fw_cargo(ctx, &["build", "--release", "-p", "nucleo-f429zi"]))
+    ctx.status(fw_cargo(
+        ctx,
+        &["build", "--release", "-p", "nucleo-f429zi"],
+    ))
 }
 
 // ---- processes ------------------------------------------------------------------
@@ -180,7 +273,11 @@ impl Drop for Children {
 }
 
 /// Sends each line of `source` as `(tag, line)` until it closes.
-fn forward_lines(tag: String, source: impl Read + Send + 'static, to: mpsc::Sender<(String, String)>) {
+fn forward_lines(
+    tag: String,
+    source: impl Read + Send + 'static,
+    to: mpsc::Sender<(String, String)>,
+) {
     std::thread::spawn(move || {
         for line in BufReader::new(source).lines() {
             let Ok(line) = line else { break };
@@ -264,14 +361,26 @@ struct ReplicaStatus {
 fn qemu_run(ctx: &Ctx) -> Result<(), String> {
     for tool in ["qemu-system-arm", "defmt-print"] {
         if !have(tool) {
-            return Err(format!("{tool} not found: run `cargo xtask ci` once, or install it"));
+            return Err(format!(
+                "{tool} not found: run `cargo xtask ci` once, or install it"
+            ));
         }
     }
     let host = host_triple()?;
-    ctx.status(fw_cargo(ctx, &["build", "--release", "--bin", "sensor-node"]))?;
     ctx.status(fw_cargo(
         ctx,
-        &["build", "--release", "-p", "host-replica", "--target", &host],
+        &["build", "--release", "--bin", "sensor-node"],
+    ))?;
+    ctx.status(fw_cargo(
+        ctx,
+        &[
+            "build",
+            "--release",
+            "-p",
+            "host-replica",
+            "--target",
+            &host,
+        ],
     ))?;
     let dir = firmware_dir(ctx);
     let elf = dir.join(format!("target/{TARGET}/release/sensor-node"));
@@ -282,7 +391,14 @@ fn qemu_run(ctx: &Ctx) -> Result<(), String> {
     let samples = RUN_SAMPLES.to_string();
     let mut host_cmd = Command::new(&host_bin);
     host_cmd
-        .args(["--port", "5556", "--peer", "127.0.0.1:5555", "--expect", "2,3"])
+        .args([
+            "--port",
+            "5556",
+            "--peer",
+            "127.0.0.1:5555",
+            "--expect",
+            "2,3",
+        ])
         .args(["--samples", &samples, "--flag-after-ms", "4000"])
         .args(["--seconds", &RUN_TIMEOUT.as_secs().to_string()])
         .stdout(Stdio::piped())
@@ -313,9 +429,12 @@ fn qemu_run(ctx: &Ctx) -> Result<(), String> {
         &elf,
         &node_args(2, "10.0.2.15", &["10.0.2.2:5556", "10.0.2.16:5557"]),
         &[
-            "-net", "nic,model=lan9118,macaddr=02:53:54:00:00:02",
-            "-net", "user,hostfwd=udp:127.0.0.1:5555-:5555",
-            "-net", "socket,udp=127.0.0.1:7002,localaddr=127.0.0.1:7001",
+            "-net",
+            "nic,model=lan9118,macaddr=02:53:54:00:00:02",
+            "-net",
+            "user,hostfwd=udp:127.0.0.1:5555-:5555",
+            "-net",
+            "socket,udp=127.0.0.1:7002,localaddr=127.0.0.1:7001",
         ],
         &tx,
     )?;
@@ -326,8 +445,10 @@ fn qemu_run(ctx: &Ctx) -> Result<(), String> {
         &elf,
         &node_args(3, "10.0.2.16", &["10.0.2.15:5557"]),
         &[
-            "-net", "nic,model=lan9118,macaddr=02:53:54:00:00:03",
-            "-net", "socket,udp=127.0.0.1:7001,localaddr=127.0.0.1:7002",
+            "-net",
+            "nic,model=lan9118,macaddr=02:53:54:00:00:03",
+            "-net",
+            "socket,udp=127.0.0.1:7001,localaddr=127.0.0.1:7002",
         ],
         &tx,
     )?;
@@ -377,7 +498,10 @@ fn qemu_run(ctx: &Ctx) -> Result<(), String> {
 }
 
 fn print_summary(status: &BTreeMap<String, ReplicaStatus>, start: Instant) {
-    println!("---- summary after {:.1} s ----", start.elapsed().as_secs_f64());
+    println!(
+        "---- summary after {:.1} s ----",
+        start.elapsed().as_secs_f64()
+    );
     for (tag, s) in status {
         let line = s.line.trim_start_matches("INFO").trim();
         println!("{tag:>7}: {line}");
@@ -390,10 +514,20 @@ fn print_summary(status: &BTreeMap<String, ReplicaStatus>, start: Instant) {
 fn on_target_tests(ctx: &Ctx) -> Result<(), String> {
     let mut build = fw_cargo(
         ctx,
-        &["test", "--release", "-p", "starling-firmware", "--test", "on_target", "--no-run"],
+        &[
+            "test",
+            "--release",
+            "-p",
+            "starling-firmware",
+            "--test",
+            "on_target",
+            "--no-run",
+        ],
     );
     build.stderr(Stdio::piped());
-    let out = build.output().map_err(|e| format!("cannot run cargo: {e}"))?;
+    let out = build
+        .output()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
     let log = String::from_utf8_lossy(&out.stderr);
     eprint!("{log}");
     if !out.status.success() {
@@ -411,11 +545,19 @@ fn on_target_tests(ctx: &Ctx) -> Result<(), String> {
 
     let (tx, rx) = mpsc::channel();
     let mut children = Children::default();
-    spawn_qemu(&mut children, "target", &elf, &["on_target".to_owned()], &["-nic", "none"], &tx)?;
+    spawn_qemu(
+        &mut children,
+        "target",
+        &elf,
+        &["on_target".to_owned()],
+        &["-nic", "none"],
+        &tx,
+    )?;
     drop(tx);
     let (mut total, mut started, mut all_passed) = (0usize, 0usize, false);
     let deadline = Instant::now() + Duration::from_secs(120);
-    while let Ok((tag, line)) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+    while let Ok((tag, line)) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now()))
+    {
         println!("[{tag}] {line}");
         // "(3/12) running `name`..."
         if let Some(rest) = line.split('(').nth(1)
@@ -495,7 +637,17 @@ fn footprint(path: &Path) -> Result<Footprint, String> {
 /// static RAM and the difference, the core-only figure on Cortex-M0, and fails when the
 /// difference exceeds the budget.
 fn size(ctx: &Ctx) -> Result<(), String> {
-    ctx.status(fw_cargo(ctx, &["build", "--release", "--bin", "sensor-node", "--bin", "bare-udp"]))?;
+    ctx.status(fw_cargo(
+        ctx,
+        &[
+            "build",
+            "--release",
+            "--bin",
+            "sensor-node",
+            "--bin",
+            "bare-udp",
+        ],
+    ))?;
     let dir = firmware_dir(ctx).join(format!("target/{TARGET}/release"));
     let node = footprint(&dir.join("sensor-node"))?;
     let bare = footprint(&dir.join("bare-udp"))?;
@@ -504,10 +656,18 @@ fn size(ctx: &Ctx) -> Result<(), String> {
         flash: node.flash.saturating_sub(bare.flash),
         ram: node.ram.saturating_sub(bare.ram),
     };
-    println!("| firmware ({TARGET}, opt-level z, LTO) | flash (text+rodata) | static RAM (data+bss) |");
+    println!(
+        "| firmware ({TARGET}, opt-level z, LTO) | flash (text+rodata) | static RAM (data+bss) |"
+    );
     println!("|---|---:|---:|");
-    println!("| bare embassy-net UDP (`bare-udp`) | {} B | {} B |", bare.flash, bare.ram);
-    println!("| sensor node with Starling (`sensor-node`) | {} B | {} B |", node.flash, node.ram);
+    println!(
+        "| bare embassy-net UDP (`bare-udp`) | {} B | {} B |",
+        bare.flash, bare.ram
+    );
+    println!(
+        "| sensor node with Starling (`sensor-node`) | {} B | {} B |",
+        node.flash, node.ram
+    );
     println!(
         "| difference | {} B ({:.1} KiB) | {} B ({:.1} KiB) |",
         added.flash,
@@ -527,13 +687,16 @@ fn size(ctx: &Ctx) -> Result<(), String> {
     // and one GCounter.
     let m0 = |features: &[&str]| -> Result<Footprint, String> {
         let mut args = vec![
-            "build", "--release", "-p", "m0-core-size", "--target", "thumbv6m-none-eabi",
+            "build",
+            "--release",
+            "-p",
+            "m0-core-size",
+            "--target",
+            "thumbv6m-none-eabi",
         ];
         args.extend_from_slice(features);
         ctx.status(fw_cargo(ctx, &args))?;
-        footprint(
-            &firmware_dir(ctx).join("target/thumbv6m-none-eabi/release/m0-core-size"),
-        )
+        footprint(&firmware_dir(ctx).join("target/thumbv6m-none-eabi/release/m0-core-size"))
     };
     let empty = m0(&[])?;
     let crdts = m0(&["--features", "crdts"])?;

@@ -23,9 +23,9 @@ use std::time::{Duration, Instant};
 
 use rand_chacha::ChaCha8Rng;
 use rand_core::SeedableRng;
+use sensor_app::Doc;
 use sensor_app::doc::{self, Sensor};
 use sensor_app::sync::{DELTAS, MESSAGE_BYTES, PEERS, sync_config};
-use sensor_app::Doc;
 use starling_core::{ReplicaId, StateChecksum};
 use starling_sync::Node;
 use starling_sync::udp::UdpNode;
@@ -113,7 +113,12 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     }
-    println!("host replica {} on 127.0.0.1:{}, peers {:?}", doc::HOST.0, o.port, o.peers);
+    println!(
+        "host replica {} on 127.0.0.1:{}, peers {:?}",
+        doc::HOST.0,
+        o.port,
+        o.peers
+    );
 
     let start = Instant::now();
     let deadline = start + Duration::from_secs(o.seconds);
@@ -133,15 +138,24 @@ fn main() -> ExitCode {
             && now >= next_outdoor
         {
             let value = 1250 + 10 * outdoor_sent as i32; // 12.50 °C and rising
-            match udp.node_mut().update(|d| doc::publish(d, doc::HOST, key, value)) {
-                Ok(()) => println!("host: outdoor temperature {:.2} °C", f64::from(value) / 100.0),
+            match udp
+                .node_mut()
+                .update(|d| doc::publish(d, doc::HOST, key, value))
+            {
+                Ok(()) => println!(
+                    "host: outdoor temperature {:.2} °C",
+                    f64::from(value) / 100.0
+                ),
                 Err(e) => eprintln!("host: cannot publish: {e}"),
             }
             outdoor_sent += 1;
             next_outdoor = now + Duration::from_secs(1);
         }
         if !flag_set && now >= start + Duration::from_millis(o.flag_after_ms) {
-            match udp.node_mut().update(|d| doc::enable_fast_reporting(d, doc::HOST)) {
+            match udp
+                .node_mut()
+                .update(|d| doc::enable_fast_reporting(d, doc::HOST))
+            {
                 Ok(()) => println!("host: fast reporting ON"),
                 Err(e) => eprintln!("host: cannot set the flag: {e}"),
             }

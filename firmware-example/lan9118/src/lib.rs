@@ -400,10 +400,8 @@ impl<R: Registers> embassy_net_driver::TxToken for TxToken<'_, R> {
         let result = f(frame);
         // One segment: command A (first, last, buffer size), command B (tag, length).
         let size = len as u32;
-        self.regs.write(
-            reg::TX_DATA_FIFO,
-            TX_CMD_A_FIRST | TX_CMD_A_LAST | size,
-        );
+        self.regs
+            .write(reg::TX_DATA_FIFO, TX_CMD_A_FIRST | TX_CMD_A_LAST | size);
         self.regs.write(reg::TX_DATA_FIFO, size << 16 | size);
         for chunk in frame.chunks(4) {
             let mut word = [0u8; 4];

@@ -2,7 +2,7 @@
 //!
 //! Every replica (the host and each sensor node) holds one [`Doc`]:
 //!
-//! * **readings**: an [`OrMap`] from a register key to a last-writer-wins register of an
+//! * **readings**: an [`OrMap`](starling_core::OrMap) from a register key to a last-writer-wins register of an
 //!   `i32` (centi-units: centi-degrees Celsius, centi-percent humidity). Keys are laid
 //!   out per replica, [`KEYS_PER_REPLICA`] each: [`reading_key`] for a sensor, and
 //!   [`applied_key`] for the configuration the node has applied (how the host sees that
@@ -165,7 +165,11 @@ pub fn simulated_sample(replica: ReplicaId, sensor: Sensor, sample: u32) -> i32 
     let period = 20 + (replica.0 % 7) as u32 * 2;
     let phase = (sample % period) as i32;
     let half = (period / 2) as i32;
-    let tri = if phase < half { phase } else { 2 * half - phase };
+    let tri = if phase < half {
+        phase
+    } else {
+        2 * half - phase
+    };
     base - swing + 2 * swing * tri / half.max(1) + (replica.0 % 5) as i32 * 10
 }
 

@@ -12,8 +12,8 @@
 #![warn(missing_docs)]
 
 pub mod doc;
-pub mod sync;
 #[cfg(feature = "embassy")]
 pub mod node;
+pub mod sync;
 
 pub use doc::Doc;

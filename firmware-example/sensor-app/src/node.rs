@@ -116,7 +116,11 @@ pub async fn run<R: RngCore>(
         // The application: react to the configuration, sample, publish.
         let fast = doc::fast_reporting(node.state());
         if applied != Some(fast) {
-            let value = if fast { doc::applied::FAST } else { doc::applied::NORMAL };
+            let value = if fast {
+                doc::applied::FAST
+            } else {
+                doc::applied::NORMAL
+            };
             if let Some(key) = doc::applied_key(id) {
                 match node.update(|d| doc::publish(d, id, key, value)) {
                     Ok(()) => {
@@ -130,7 +134,11 @@ pub async fn run<R: RngCore>(
         if taken < settings.samples && now >= next_sample_ms {
             take_sample(node, id, taken);
             taken += 1;
-            let interval = if fast { settings.fast_interval_ms } else { settings.interval_ms };
+            let interval = if fast {
+                settings.fast_interval_ms
+            } else {
+                settings.interval_ms
+            };
             next_sample_ms = now + interval;
             if taken == settings.samples {
                 info!("sampling done: {} samples", taken);
@@ -146,7 +154,11 @@ pub async fn run<R: RngCore>(
                 dropped_on_purpose += 1;
                 continue;
             }
-            let socket = if t.to.addr == settings.gateway { &uplink } else { &local };
+            let socket = if t.to.addr == settings.gateway {
+                &uplink
+            } else {
+                &local
+            };
             // A frame that cannot be sent is a lost frame: the protocol resends.
             if let Err(e) = socket.send_to(&frame[..t.len], t.to).await {
                 warn!("send to {} failed: {}", t.to, e);

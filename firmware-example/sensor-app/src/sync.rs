@@ -37,4 +37,3 @@ pub fn sync_config() -> Config {
     config.retry_max_ms = 2_000;
     config
 }
-

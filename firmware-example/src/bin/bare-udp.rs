@@ -55,13 +55,18 @@ async fn main(spawner: Spawner) {
         dns_servers: Default::default(),
     });
     let seed = 0x5EED_0000 ^ u64::from(id);
-    let (stack, runner) =
-        embassy_net::new(driver, config, NET_RESOURCES.init(StackResources::new()), seed);
+    let (stack, runner) = embassy_net::new(
+        driver,
+        config,
+        NET_RESOURCES.init(StackResources::new()),
+        seed,
+    );
     spawner.spawn(unwrap!(net_task(runner)));
     stack.wait_config_up().await;
     info!("network up: {}", ip);
 
-    let [uplink_buffers, local_buffers] = BUFFERS.init([SocketBuffers::new(), SocketBuffers::new()]);
+    let [uplink_buffers, local_buffers] =
+        BUFFERS.init([SocketBuffers::new(), SocketBuffers::new()]);
     let uplink = uplink_buffers.bind(stack, uplink_port);
     let local = local_buffers.bind(stack, local_port);
     let mut frame = [0u8; MTU];

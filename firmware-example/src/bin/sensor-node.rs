@@ -108,5 +108,12 @@ async fn main(spawner: Spawner) {
         unwrap!(node.add_peer((*peer).into()));
         info!("peer {}", embassy_net::IpEndpoint::from(*peer));
     }
-    node::run(stack, SOCKET_BUFFERS.init([SocketBuffers::new(), SocketBuffers::new()]), node, settings, &mut rng).await
+    node::run(
+        stack,
+        SOCKET_BUFFERS.init([SocketBuffers::new(), SocketBuffers::new()]),
+        node,
+        settings,
+        &mut rng,
+    )
+    .await
 }
