@@ -19,8 +19,9 @@ pub use crate::sync::{DELTAS, MESSAGE_BYTES, MTU, PEERS, SensorNode, sync_config
 pub struct Settings {
     /// This node's replica id (its registers: [`doc::reading_key`]).
     pub replica: ReplicaId,
-    /// The gateway: peers at this address are reached from the uplink socket.
-    pub gateway: IpAddress,
+    /// Peers at this address are reached from the uplink socket, the others from the
+    /// local one (on QEMU's user network: the gateway 10.0.2.2, which is the host).
+    pub uplink_address: IpAddress,
     /// UDP port of the uplink socket (towards the gateway).
     pub uplink_port: u16,
     /// UDP port of the local socket (towards the other nodes on the link).
@@ -154,7 +155,7 @@ pub async fn run<R: RngCore>(
                 dropped_on_purpose += 1;
                 continue;
             }
-            let socket = if t.to.addr == settings.gateway {
+            let socket = if t.to.addr == settings.uplink_address {
                 &uplink
             } else {
                 &local

@@ -57,7 +57,7 @@ async fn main(spawner: Spawner) {
     let gateway: Ipv4Addr = unwrap!(args.parse_or("gw", Ipv4Addr::new(10, 0, 2, 2)));
     let settings = Settings {
         replica: ReplicaId(u64::from(id)),
-        gateway: gateway.into(),
+        uplink_address: gateway.into(),
         uplink_port: unwrap!(args.parse_or("uplink_port", 5555)),
         local_port: unwrap!(args.parse_or("local_port", 5557)),
         samples: unwrap!(args.parse_or("samples", u32::MAX)),
