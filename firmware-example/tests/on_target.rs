@@ -104,12 +104,7 @@ mod tests {
         let states = history::<Doc, 8>(3, 8, |d, r, x| match x % 4 {
             0 => doc::count_events(d, r, 1),
             1 => doc::enable_fast_reporting(d, r),
-            _ => doc::publish(
-                d,
-                r,
-                doc::reading_key(r, Sensor::Temperature).unwrap(),
-                x as i32,
-            ),
+            _ => doc::publish_reading(d, r, Sensor::Temperature, x as i32),
         });
         check_laws(&states);
     }
@@ -144,13 +139,7 @@ mod tests {
         let mut d = Doc::default();
         for r in 1..4 {
             let id = ReplicaId(r);
-            doc::publish(
-                &mut d,
-                id,
-                doc::reading_key(id, Sensor::Humidity).unwrap(),
-                -5,
-            )
-            .unwrap();
+            doc::publish_reading(&mut d, id, Sensor::Humidity, -5).unwrap();
             doc::count_events(&mut d, id, r).unwrap();
         }
         doc::enable_fast_reporting(&mut d, doc::HOST).unwrap();
@@ -174,7 +163,7 @@ mod tests {
 
     #[test]
     fn two_nodes_converge_over_a_lossy_loopback() {
-        type TestNode = Node<Doc, u8, 1, DELTAS, MESSAGE_BYTES>;
+        type TestNode = Node<Doc, u8, 1, DELTAS, MESSAGE_BYTES, 0>;
         let mut rng = Xoshiro128PlusPlus::seed_from_u64(9);
         let (ra, rb) = (ReplicaId(2), ReplicaId(3));
         let mut a = TestNode::new(ra, Doc::default(), sync_config(), 0, &mut rng);
@@ -185,8 +174,8 @@ mod tests {
         let mut lost = 0;
         for now in (0..20_000u64).step_by(10) {
             if now < 5_000 && now % 500 == 0 {
-                let key = doc::reading_key(ra, Sensor::Temperature).unwrap();
-                a.update(|d| doc::publish(d, ra, key, now as i32)).unwrap();
+                a.update(|d| doc::publish_reading(d, ra, Sensor::Temperature, now as i32))
+                    .unwrap();
                 b.update(|d| doc::count_events(d, rb, 1)).unwrap();
             }
             if now == 2_000 {

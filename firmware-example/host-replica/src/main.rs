@@ -122,7 +122,6 @@ fn main() -> ExitCode {
 
     let start = Instant::now();
     let deadline = start + Duration::from_secs(o.seconds);
-    let outdoor_key = doc::reading_key(doc::HOST, Sensor::Temperature);
     let mut outdoor_sent = 0u32;
     let mut next_outdoor = start;
     let mut flag_set = false;
@@ -133,14 +132,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
         let now = Instant::now();
-        if let Some(key) = outdoor_key
-            && outdoor_sent < o.outdoor_readings
-            && now >= next_outdoor
-        {
+        if outdoor_sent < o.outdoor_readings && now >= next_outdoor {
             let value = 1250 + 10 * outdoor_sent as i32; // 12.50 °C and rising
             match udp
                 .node_mut()
-                .update(|d| doc::publish(d, doc::HOST, key, value))
+                .update(|d| doc::publish_reading(d, doc::HOST, Sensor::Temperature, value))
             {
                 Ok(()) => println!(
                     "host: outdoor temperature {:.2} °C",

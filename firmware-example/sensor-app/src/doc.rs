@@ -33,10 +33,11 @@ pub type MapStorage = Fixed<REGISTERS, REPLICAS>;
 /// is shared): 8 replicas, and 4 ranges of dots seen out of order (deltas arriving out of
 /// order or partial catch-ups; gaps fill as the rest arrives).
 pub type ContextStorage = Fixed<4, REPLICAS>;
-/// Storage of one register's concurrent writes. A register has one writer (its
-/// replica) in this application; two slots leave room for a write by another replica
-/// (e.g. an operator's correction) that races with the owner's.
-pub type RegisterStorage = Fixed<0, 2>;
+/// Storage of one register's concurrent writes: one slot, because every register has
+/// one writer, its owner. [`publish_reading`] and [`publish_applied`] write only keys of
+/// the writing replica, and a writer's later write has seen its earlier ones, so a
+/// register never holds two concurrent values (out-of-order deltas included).
+pub type RegisterStorage = Fixed<0, 1>;
 /// One reading: the value, stamped by a per-key Lamport time (32 bits: a write every
 /// 250 ms for 34 years).
 pub type Register = LwwStore<i32, u32, RegisterStorage>;
@@ -58,6 +59,13 @@ pub enum Sensor {
     Temperature = 0,
     /// Relative humidity in centi-percent.
     Humidity = 1,
+    /// Air pressure in pascal.
+    Pressure = 2,
+}
+
+impl Sensor {
+    /// Every sensor of a node.
+    pub const ALL: [Sensor; 3] = [Sensor::Temperature, Sensor::Humidity, Sensor::Pressure];
 }
 
 /// The configuration a node reports as applied under [`applied_key`].
@@ -93,15 +101,34 @@ fn with_readings(readings: Readings) -> Doc {
     (readings, Default::default())
 }
 
+/// Publishes `value` as the reading of `sensor` of `replica` (in its own register);
+/// returns the delta. [`CapacityError`] if the replica has no registers (see
+/// [`reading_key`]).
+pub fn publish_reading(
+    doc: &mut Doc,
+    replica: ReplicaId,
+    sensor: Sensor,
+    value: i32,
+) -> Result<Doc, CapacityError> {
+    let key = reading_key(replica, sensor).ok_or(CapacityError)?;
+    write(doc, replica, key, value)
+}
+
+/// Records that `replica` applied configuration `value` (one of [`applied`]); returns
+/// the delta. [`CapacityError`] if the replica has no registers.
+pub fn publish_applied(
+    doc: &mut Doc,
+    replica: ReplicaId,
+    value: i32,
+) -> Result<Doc, CapacityError> {
+    let key = applied_key(replica).ok_or(CapacityError)?;
+    write(doc, replica, key, value)
+}
+
 /// Writes `value` to register `key` as `replica`; returns the delta. The stamp is one
 /// more than the greatest stamp the register holds, so the write wins over everything
 /// this replica has seen of the key (a per-key Lamport clock: nothing to persist).
-pub fn publish(
-    doc: &mut Doc,
-    replica: ReplicaId,
-    key: u8,
-    value: i32,
-) -> Result<Doc, CapacityError> {
+fn write(doc: &mut Doc, replica: ReplicaId, key: u8, value: i32) -> Result<Doc, CapacityError> {
     let stamp = reading_stamp(doc, key).map_or(1, |(t, _)| t.saturating_add(1));
     let delta = doc.0.apply(|map, cx| {
         map.update_delta(cx, &key, |register, cx| {
@@ -157,10 +184,12 @@ pub fn fast_reporting(doc: &Doc) -> bool {
 /// A simulated sensor: a deterministic, slowly varying signal per replica and sensor,
 /// so runs are reproducible and the host can recompute what a node published.
 pub fn simulated_sample(replica: ReplicaId, sensor: Sensor, sample: u32) -> i32 {
-    // A triangle wave around a base value: 21.00 °C ± 1.50, 45.00 % ± 5.00.
+    // A triangle wave around a base value: 21.00 °C ± 1.50, 45.00 % ± 5.00,
+    // 1013.25 hPa ± 3.00.
     let (base, swing) = match sensor {
         Sensor::Temperature => (2100, 150),
         Sensor::Humidity => (4500, 500),
+        Sensor::Pressure => (101_325, 300),
     };
     let period = 20 + (replica.0 % 7) as u32 * 2;
     let phase = (sample % period) as i32;
@@ -186,6 +215,7 @@ mod tests {
     fn keys_are_laid_out_per_replica() {
         assert_eq!(reading_key(A, Sensor::Temperature), Some(8));
         assert_eq!(reading_key(A, Sensor::Humidity), Some(9));
+        assert_eq!(reading_key(A, Sensor::Pressure), Some(10));
         assert_eq!(applied_key(A), Some(11));
         assert_eq!(applied_key(ReplicaId(3)), Some(15));
         assert_eq!(reading_key(ReplicaId(4), Sensor::Temperature), None);
@@ -197,18 +227,24 @@ mod tests {
         let mut a = Doc::default();
         let mut b = Doc::default();
         let key = reading_key(A, Sensor::Temperature).unwrap();
-        let d1 = publish(&mut a, A, key, 2100).unwrap();
-        let d2 = publish(&mut a, A, key, 2150).unwrap();
+        let d1 = publish_reading(&mut a, A, Sensor::Temperature, 2100).unwrap();
+        let d2 = publish_reading(&mut a, A, Sensor::Temperature, 2150).unwrap();
         assert_eq!(reading_stamp(&a, key), Some((2, A)));
-        // Out of order: the later write still wins.
+        // Out of order: the later write still wins, and one slot holds the register.
         b.join(&d2).unwrap();
         b.join(&d1).unwrap();
         assert_eq!(reading(&b, key), Some(2150));
-        // B overwrites A's register after seeing it: its stamp is greater.
-        let d3 = publish(&mut b, B, key, 1999).unwrap();
+        let d3 = publish_reading(&mut b, B, Sensor::Pressure, 100_000).unwrap();
         a.join(&d3).unwrap();
-        assert_eq!(reading(&a, key), Some(1999));
         assert_eq!(a, b);
+        // A replica without registers cannot write.
+        let mut c = Doc::default();
+        assert_eq!(
+            publish_reading(&mut c, ReplicaId(9), Sensor::Humidity, 1),
+            Err(CapacityError)
+        );
+        assert_eq!(publish_applied(&mut c, ReplicaId(9), 1), Err(CapacityError));
+        assert_eq!(c, Doc::default());
     }
 
     #[test]
@@ -235,14 +271,12 @@ mod tests {
         let mut doc = Doc::default();
         for r in 0..4u64 {
             let replica = ReplicaId(r);
-            for sensor in [Sensor::Temperature, Sensor::Humidity] {
-                let key = reading_key(replica, sensor).unwrap();
+            for sensor in Sensor::ALL {
                 for i in 0..1000 {
-                    publish(&mut doc, replica, key, -2_000_000_000 + i).unwrap();
+                    publish_reading(&mut doc, replica, sensor, -2_000_000_000 + i).unwrap();
                 }
             }
-            publish(&mut doc, replica, applied_key(replica).unwrap(), i32::MIN).unwrap();
-            publish(&mut doc, replica, base_key(replica).unwrap() + 2, i32::MAX).unwrap();
+            publish_applied(&mut doc, replica, i32::MIN).unwrap();
         }
         for r in 0..REPLICAS as u64 {
             count_events(&mut doc, ReplicaId(r), u64::from(u32::MAX)).unwrap();
@@ -263,8 +297,10 @@ mod tests {
             for i in 0..100 {
                 let t = simulated_sample(ReplicaId(r), Sensor::Temperature, i);
                 let h = simulated_sample(ReplicaId(r), Sensor::Humidity, i);
+                let p = simulated_sample(ReplicaId(r), Sensor::Pressure, i);
                 assert!((1900..=2300).contains(&t), "{t}");
                 assert!((3900..=5100).contains(&h), "{h}");
+                assert!((100_900..=101_700).contains(&p), "{p}");
             }
         }
     }

@@ -122,14 +122,12 @@ pub async fn run<R: RngCore>(
             } else {
                 doc::applied::NORMAL
             };
-            if let Some(key) = doc::applied_key(id) {
-                match node.update(|d| doc::publish(d, id, key, value)) {
-                    Ok(()) => {
-                        info!("configuration: fast reporting {}, applied", fast);
-                        applied = Some(fast);
-                    }
-                    Err(e) => warn!("cannot record the applied configuration: {}", e),
+            match node.update(|d| doc::publish_applied(d, id, value)) {
+                Ok(()) => {
+                    info!("configuration: fast reporting {}, applied", fast);
+                    applied = Some(fast);
                 }
+                Err(e) => warn!("cannot record the applied configuration: {}", e),
             }
         }
         if taken < settings.samples && now >= next_sample_ms {
@@ -225,15 +223,11 @@ fn now_ms() -> u64 {
     Instant::now().as_millis()
 }
 
-/// Publishes sample `n` of both sensors and counts it as an event.
+/// Publishes sample `n` of every sensor and counts it as an event.
 fn take_sample(node: &mut SensorNode, id: ReplicaId, n: u32) {
-    for sensor in [Sensor::Temperature, Sensor::Humidity] {
-        let Some(key) = doc::reading_key(id, sensor) else {
-            warn!("replica {} has no registers", id.0);
-            return;
-        };
+    for sensor in Sensor::ALL {
         let value = doc::simulated_sample(id, sensor, n);
-        if let Err(e) = node.update(|d| doc::publish(d, id, key, value)) {
+        if let Err(e) = node.update(|d| doc::publish_reading(d, id, sensor, value)) {
             warn!("cannot publish {}: {}", sensor, e);
         }
     }

@@ -21,9 +21,10 @@ pub const MESSAGE_BYTES: usize = 512;
 /// buffers stay unused.
 pub const MTU: usize = MESSAGE_BYTES + 64;
 
-/// The sync node of a sensor: [`Doc`] replicated with UDP endpoints as addresses.
+/// The sync node of a sensor: [`Doc`] replicated with UDP endpoints as addresses, and no
+/// reassembly buffers (frames of [`MTU`] bytes carry whole messages).
 #[cfg(feature = "embassy")]
-pub type SensorNode = Node<Doc, embassy_net::IpEndpoint, PEERS, DELTAS, MESSAGE_BYTES>;
+pub type SensorNode = Node<Doc, embassy_net::IpEndpoint, PEERS, DELTAS, MESSAGE_BYTES, 0>;
 
 /// The synchronisation settings of a sensor node: sync every 200 ms, heartbeats every
 /// 400 ms, suspect after 2 s and dead after 6 s (a LAN; the defaults suit radios).
