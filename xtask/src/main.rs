@@ -35,6 +35,8 @@ commands:
   qemu               firmware example: host replica + 2 QEMU Cortex-M4 nodes sync under loss
   size               firmware example: flash/RAM of the sensor node vs a bare UDP firmware
   on-target          firmware example: defmt-test suite on the Cortex-M4 in QEMU
+  firmware           firmware example: every firmware CI step (tools, tests, lint, qemu,
+                     on-target, size, Nucleo build)
   help               show this message";
 
 /// The program a [`Step`] runs.
@@ -346,7 +348,8 @@ fn main() -> ExitCode {
         ("qemu", []) => firmware::QEMU.to_vec(),
         ("size", []) => firmware::SIZE.to_vec(),
         ("on-target", []) => firmware::ON_TARGET.to_vec(),
-        ("ci" | "lint" | "embedded" | "bench" | "qemu" | "size" | "on-target", _) => {
+        ("firmware", []) => firmware::steps(),
+        ("ci" | "lint" | "embedded" | "bench" | "qemu" | "size" | "on-target" | "firmware", _) => {
             return usage_error(&format!("unexpected arguments to `{command}`: {flags:?}"));
         }
         _ => return usage_error(&format!("unknown command `{command}`")),
