@@ -17,6 +17,8 @@
 //! host-replica --port 5556 --peer 127.0.0.1:5555 --expect 2,3 --samples 12
 //! ```
 
+#![forbid(unsafe_code)]
+
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};

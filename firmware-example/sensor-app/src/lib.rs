@@ -9,6 +9,7 @@
 //!   on an embassy-net UDP socket.
 
 #![no_std]
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod doc;
