@@ -29,14 +29,14 @@ commands:
   ci [--skip-tests]  full CI: toolchain setup, tests, lint, embedded builds, fleet demo
                      (--skip-tests skips `cargo test --workspace`)
   lint               rustfmt check, clippy, rustdoc with -D warnings
-  embedded           no_std / cross-target builds of starling-core
-  bench              core benchmarks: Starling, crdts and Automerge side by side
-                     (bench/, outside the workspace; tables in Markdown)
   qemu               firmware example: host replica + 2 QEMU Cortex-M4 nodes sync under loss
   size               firmware example: flash/RAM of the sensor node vs a bare UDP firmware
   on-target          firmware example: defmt-test suite on the Cortex-M4 in QEMU
   firmware           firmware example: every firmware CI step (tools, tests, lint, qemu,
                      on-target, size, Nucleo build)
+  embedded           no_std / cross-target builds of starling-core
+  bench              core benchmarks: Starling, crdts and Automerge side by side
+                     (bench/, outside the workspace; tables in Markdown)
   help               show this message";
 
 /// The program a [`Step`] runs.
@@ -342,14 +342,17 @@ fn main() -> ExitCode {
         }
         ("ci", []) => ci_steps(false),
         ("ci", [flag]) if flag == "--skip-tests" => ci_steps(true),
-        ("lint", []) => LINT.to_vec(),
-        ("embedded", []) => EMBEDDED.to_vec(),
-        ("bench", []) => BENCH.to_vec(),
         ("qemu", []) => firmware::QEMU.to_vec(),
         ("size", []) => firmware::SIZE.to_vec(),
         ("on-target", []) => firmware::ON_TARGET.to_vec(),
         ("firmware", []) => firmware::steps(),
-        ("ci" | "lint" | "embedded" | "bench" | "qemu" | "size" | "on-target" | "firmware", _) => {
+        ("qemu" | "size" | "on-target" | "firmware", _) => {
+            return usage_error(&format!("unexpected arguments to `{command}`: {flags:?}"));
+        }
+        ("lint", []) => LINT.to_vec(),
+        ("embedded", []) => EMBEDDED.to_vec(),
+        ("bench", []) => BENCH.to_vec(),
+        ("ci" | "lint" | "embedded" | "bench", _) => {
             return usage_error(&format!("unexpected arguments to `{command}`: {flags:?}"));
         }
         _ => return usage_error(&format!("unknown command `{command}`")),
