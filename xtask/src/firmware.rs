@@ -24,8 +24,8 @@ const QEMU_MACHINE: &[&str] = &["-machine", "mps2-an386", "-cpu", "cortex-m4"];
 /// yet (docs/footprint.md): reported, and [`FLASH_CEILING`] is enforced instead.
 const FLASH_BUDGET: u64 = 24 * 1024;
 /// Enforced ceiling on the flash Starling adds until [`FLASH_BUDGET`] is met: the
-/// measured figure plus a small margin (39,900 B on this branch, 41,796 B merged with
-/// main at f591689), so that growth fails CI.
+/// measured figure plus a small margin (39,900 B on this branch, 42,704 B merged with
+/// main at b481cf6), so that growth fails CI.
 const FLASH_CEILING: u64 = 43 * 1024;
 /// Footprint budget of Starling over the bare firmware: static RAM (data + bss);
 /// enforced.
