@@ -98,8 +98,11 @@ struct Outgoing<A> {
 ///
 /// Capacities: `PEERS` neighbours, `DELTAS` buffered delta groups, messages of up to `MSG`
 /// bytes (a delta-interval, a digest or a catch-up must encode within it). The node
-/// holds `PEERS + 1` message buffers of `MSG` bytes: one to send, and one per neighbour
-/// to reassemble fragmented messages in.
+/// holds `REASSEMBLY + 1` message buffers of `MSG` bytes: one to send, and `REASSEMBLY`
+/// (by default one per neighbour) to reassemble fragmented messages in. When every
+/// frame can carry a whole message (`config.mtu` at least `MSG` plus 64 bytes of frame
+/// header), messages are never fragmented and `REASSEMBLY = 0` saves the buffers; a
+/// fragmented message is then dropped and counted in [`crate::Drops::oversized`].
 ///
 /// The node owns no socket, clock, thread, allocator or random source. Drive it with
 /// four families of calls (see the crate docs for a complete loop):
@@ -110,8 +113,14 @@ struct Outgoing<A> {
 /// * outputs, drained after every input: [`Node::poll_transmit`] until `None`, then
 ///   [`Node::poll_event`] until `None`, then [`Node::poll_timeout`];
 /// * getters: [`Node::state`], [`Node::metrics`], [`Node::peers`].
-pub struct Node<T, A, const PEERS: usize = 8, const DELTAS: usize = 16, const MSG: usize = 2048>
-where
+pub struct Node<
+    T,
+    A,
+    const PEERS: usize = 8,
+    const DELTAS: usize = 16,
+    const MSG: usize = 2048,
+    const REASSEMBLY: usize = PEERS,
+> where
     T: Reconcile + Serialize + DeserializeOwned,
 {
     id: ReplicaId,
@@ -129,7 +138,7 @@ where
     /// fragmented message at once (after a partition or a restart, or fan-in to a hub),
     /// and with fewer slots than senders, least-recently-used eviction of interleaved
     /// fragments starves them all.
-    reassembly: Reassembly<PEERS, MSG>,
+    reassembly: Reassembly<REASSEMBLY, MSG>,
     catch_ups: heapless::Vec<PendingCatchUp<T::Digest>, CATCH_UP_QUEUE>,
     events: heapless::Deque<Event, EVENT_QUEUE>,
     outgoing: Option<Outgoing<A>>,
@@ -139,7 +148,8 @@ where
     cursor: usize,
 }
 
-impl<T, A, const PEERS: usize, const DELTAS: usize, const MSG: usize> Node<T, A, PEERS, DELTAS, MSG>
+impl<T, A, const PEERS: usize, const DELTAS: usize, const MSG: usize, const REASSEMBLY: usize>
+    Node<T, A, PEERS, DELTAS, MSG, REASSEMBLY>
 where
     T: Reconcile + Serialize + DeserializeOwned,
     A: Copy + PartialEq,

@@ -57,6 +57,10 @@ impl<const SLOTS: usize, const MSG: usize> Reassembly<SLOTS, MSG> {
         offset: u32,
         data: &[u8],
     ) -> Fragment {
+        if SLOTS == 0 {
+            // No reassembly buffers: this node only takes unfragmented messages.
+            return Fragment::Oversized;
+        }
         let offset = offset as usize;
         let Some(end) = offset.checked_add(data.len()).filter(|end| *end <= MSG) else {
             return Fragment::Oversized;
@@ -132,5 +136,33 @@ impl<const SLOTS: usize, const MSG: usize> Reassembly<SLOTS, MSG> {
             }
         }
         best
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_slots_every_fragment_is_refused() {
+        let mut r: Reassembly<0, 64> = Reassembly::new();
+        for index in 0..2 {
+            let f = r.insert(ReplicaId(1), 7, 1, index, 2, u32::from(index) * 8, &[0; 8]);
+            assert_eq!(f, Fragment::Oversized);
+        }
+    }
+
+    #[test]
+    fn one_slot_reassembles_a_message() {
+        let mut r: Reassembly<1, 64> = Reassembly::new();
+        assert_eq!(
+            r.insert(ReplicaId(1), 7, 1, 1, 2, 8, &[2; 4]),
+            Fragment::Pending
+        );
+        assert_eq!(
+            r.insert(ReplicaId(1), 7, 1, 0, 2, 0, &[1; 8]),
+            Fragment::Complete(0, 12)
+        );
+        assert_eq!(r.bytes(0, 12), &[1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2]);
     }
 }

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
+mod firmware;
 mod wasm;
 
 /// Cross-compilation targets the embedded builds need.
@@ -29,6 +30,11 @@ commands:
   ci [--skip-tests]  full CI: toolchain setup, tests, lint, embedded builds, fleet demo
                      (--skip-tests skips `cargo test --workspace`)
   lint               rustfmt check, clippy, rustdoc with -D warnings
+  qemu               firmware example: host replica + 2 QEMU Cortex-M4 nodes sync under loss
+  size               firmware example: flash/RAM of the sensor node vs a bare UDP firmware
+  on-target          firmware example: defmt-test suite on the Cortex-M4 in QEMU
+  firmware           firmware example: every firmware CI step (tools, tests, lint, qemu,
+                     on-target, size, Nucleo build)
   embedded           no_std / cross-target builds of starling-core
   wasm               build the npm package (bindings/wasm/npm), check its size budget
   wasm-test          package tests: wasm-bindgen-test (Node, Chromium), node --test,
@@ -192,6 +198,7 @@ fn ci_steps(skip_tests: bool) -> Vec<Step> {
         EMBEDDED,
         wasm::WASM_BUILD,
         wasm::WASM_TEST,
+        firmware::FIRMWARE,
         MAIN_JOB,
     ]
     .concat()
@@ -359,6 +366,13 @@ fn main() -> ExitCode {
         }
         ("ci", []) => ci_steps(false),
         ("ci", [flag]) if flag == "--skip-tests" => ci_steps(true),
+        ("qemu", []) => firmware::QEMU.to_vec(),
+        ("size", []) => firmware::SIZE.to_vec(),
+        ("on-target", []) => firmware::ON_TARGET.to_vec(),
+        ("firmware", []) => firmware::steps(),
+        ("qemu" | "size" | "on-target" | "firmware", _) => {
+            return usage_error(&format!("unexpected arguments to `{command}`: {flags:?}"));
+        }
         ("lint", []) => LINT.to_vec(),
         ("embedded", []) => EMBEDDED.to_vec(),
         ("bench", []) => BENCH.to_vec(),
