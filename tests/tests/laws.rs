@@ -1,4 +1,5 @@
-//! Merge-law property tests: every CRDT type of `starling-core`, in both storage modes.
+//! Merge-law property tests: every CRDT type of `starling-core`, in every storage mode
+//! (`Fixed`, `Growable`, `Compact`).
 //!
 //! Each test runs one law of [`starling_tests::laws`] as a quickcheck property over
 //! random multi-replica histories (3 or 4 replicas, operations at random replicas,
@@ -47,8 +48,8 @@
 //! actually hit in every history they count.
 
 use starling_core::{
-    AwSet, Causal, CausalCounter, DwFlag, EwFlag, Fixed, GCounter, GSet, Growable, LwwRegister,
-    LwwStore, MvRegister, OrMap, PNCounter, RwSet, TwoPSet,
+    AwSet, Causal, CausalCounter, Compact, DwFlag, EwFlag, Fixed, GCounter, GSet, Growable,
+    LwwRegister, LwwStore, MvRegister, OrMap, PNCounter, RwSet, TwoPSet,
 };
 use starling_tests::subjects::{
     AwSetSubject, CausalCounterSubject, CausalLwwSubject, DwFlagSubject, EwFlagSubject,
@@ -206,6 +207,24 @@ macro_rules! agreement_law {
     };
 }
 
+/// Fixed and compact storage agree byte for byte (the same law as fixed/growable).
+macro_rules! compact_agreement_law {
+    ($prefix:literal, $fixed:ty, $compact:ty, $max_ops:expr; $agree:ident) => {
+        #[test]
+        fn $agree() {
+            const _: () = assert!(is_test_name(
+                stringify!($agree),
+                $prefix,
+                "fixed_compact_agree"
+            ));
+            check_law(
+                $max_ops,
+                laws::fixed_growable_agree::<$fixed, $compact> as Property<$fixed>,
+            );
+        }
+    };
+}
+
 // The standalone last-writer-wins register has no storage parameter.
 lattice_laws!("lww_register", LwwRegisterSubject, FX_OPS;
     lww_register_join_commutative,
@@ -242,6 +261,18 @@ lattice_laws!("g_counter_growable", GCounterSubject<Growable>, FX_OPS;
     g_counter_growable_codec_roundtrip,
     g_counter_growable_reconcile_sound
 );
+lattice_laws!("g_counter_compact", GCounterSubject<Compact>, FX_OPS;
+    g_counter_compact_join_commutative,
+    g_counter_compact_join_associative,
+    g_counter_compact_join_idempotent,
+    g_counter_compact_bottom_is_identity,
+    g_counter_compact_leq_matches_join,
+    g_counter_compact_delta_mutator,
+    g_counter_compact_deltas_converge,
+    g_counter_compact_codec_roundtrip,
+    g_counter_compact_reconcile_sound
+);
+compact_agreement_law!("g_counter", GCounterSubject<Fx>, GCounterSubject<Compact>, FX_OPS; g_counter_fixed_compact_agree);
 storage_laws!("g_counter", GCounterSubject<Fx>, GCounterSubject<Growable>, FX_OPS, GCounterSubject<Tiny>;
     g_counter_fixed_growable_agree,
     g_counter_fixed_capacity_error_changes_nothing
@@ -270,6 +301,18 @@ lattice_laws!("pn_counter_growable", PNCounterSubject<Growable>, FX_OPS;
     pn_counter_growable_codec_roundtrip,
     pn_counter_growable_reconcile_sound
 );
+lattice_laws!("pn_counter_compact", PNCounterSubject<Compact>, FX_OPS;
+    pn_counter_compact_join_commutative,
+    pn_counter_compact_join_associative,
+    pn_counter_compact_join_idempotent,
+    pn_counter_compact_bottom_is_identity,
+    pn_counter_compact_leq_matches_join,
+    pn_counter_compact_delta_mutator,
+    pn_counter_compact_deltas_converge,
+    pn_counter_compact_codec_roundtrip,
+    pn_counter_compact_reconcile_sound
+);
+compact_agreement_law!("pn_counter", PNCounterSubject<Fx>, PNCounterSubject<Compact>, FX_OPS; pn_counter_fixed_compact_agree);
 storage_laws!("pn_counter", PNCounterSubject<Fx>, PNCounterSubject<Growable>, FX_OPS, PNCounterSubject<Tiny>;
     pn_counter_fixed_growable_agree,
     pn_counter_fixed_capacity_error_changes_nothing
@@ -298,6 +341,18 @@ lattice_laws!("g_set_growable", GSetSubject<Growable>, FX_OPS;
     g_set_growable_codec_roundtrip,
     g_set_growable_reconcile_sound
 );
+lattice_laws!("g_set_compact", GSetSubject<Compact>, FX_OPS;
+    g_set_compact_join_commutative,
+    g_set_compact_join_associative,
+    g_set_compact_join_idempotent,
+    g_set_compact_bottom_is_identity,
+    g_set_compact_leq_matches_join,
+    g_set_compact_delta_mutator,
+    g_set_compact_deltas_converge,
+    g_set_compact_codec_roundtrip,
+    g_set_compact_reconcile_sound
+);
+compact_agreement_law!("g_set", GSetSubject<Fx>, GSetSubject<Compact>, FX_OPS; g_set_fixed_compact_agree);
 storage_laws!("g_set", GSetSubject<Fx>, GSetSubject<Growable>, FX_OPS, GSetSubject<Tiny>;
     g_set_fixed_growable_agree,
     g_set_fixed_capacity_error_changes_nothing
@@ -326,6 +381,18 @@ lattice_laws!("two_p_set_growable", TwoPSetSubject<Growable>, FX_OPS;
     two_p_set_growable_codec_roundtrip,
     two_p_set_growable_reconcile_sound
 );
+lattice_laws!("two_p_set_compact", TwoPSetSubject<Compact>, FX_OPS;
+    two_p_set_compact_join_commutative,
+    two_p_set_compact_join_associative,
+    two_p_set_compact_join_idempotent,
+    two_p_set_compact_bottom_is_identity,
+    two_p_set_compact_leq_matches_join,
+    two_p_set_compact_delta_mutator,
+    two_p_set_compact_deltas_converge,
+    two_p_set_compact_codec_roundtrip,
+    two_p_set_compact_reconcile_sound
+);
+compact_agreement_law!("two_p_set", TwoPSetSubject<Fx>, TwoPSetSubject<Compact>, FX_OPS; two_p_set_fixed_compact_agree);
 storage_laws!("two_p_set", TwoPSetSubject<Fx>, TwoPSetSubject<Growable>, FX_OPS, TwoPSetSubject<Tiny>;
     two_p_set_fixed_growable_agree,
     two_p_set_fixed_capacity_error_changes_nothing
@@ -354,6 +421,18 @@ lattice_laws!("aw_set_growable", AwSetSubject<Growable>, FX_OPS;
     aw_set_growable_codec_roundtrip,
     aw_set_growable_reconcile_sound
 );
+lattice_laws!("aw_set_compact", AwSetSubject<Compact>, FX_OPS;
+    aw_set_compact_join_commutative,
+    aw_set_compact_join_associative,
+    aw_set_compact_join_idempotent,
+    aw_set_compact_bottom_is_identity,
+    aw_set_compact_leq_matches_join,
+    aw_set_compact_delta_mutator,
+    aw_set_compact_deltas_converge,
+    aw_set_compact_codec_roundtrip,
+    aw_set_compact_reconcile_sound
+);
+compact_agreement_law!("aw_set", AwSetSubject<Fx>, AwSetSubject<Compact>, FX_OPS; aw_set_fixed_compact_agree);
 storage_laws!("aw_set", AwSetSubject<Fx>, AwSetSubject<Growable>, FX_OPS, AwSetSubject<Tiny>;
     aw_set_fixed_growable_agree,
     aw_set_fixed_capacity_error_changes_nothing
@@ -382,6 +461,18 @@ lattice_laws!("rw_set_growable", RwSetSubject<Growable>, FX_OPS;
     rw_set_growable_codec_roundtrip,
     rw_set_growable_reconcile_sound
 );
+lattice_laws!("rw_set_compact", RwSetSubject<Compact>, FX_OPS;
+    rw_set_compact_join_commutative,
+    rw_set_compact_join_associative,
+    rw_set_compact_join_idempotent,
+    rw_set_compact_bottom_is_identity,
+    rw_set_compact_leq_matches_join,
+    rw_set_compact_delta_mutator,
+    rw_set_compact_deltas_converge,
+    rw_set_compact_codec_roundtrip,
+    rw_set_compact_reconcile_sound
+);
+compact_agreement_law!("rw_set", RwSetSubject<Fx>, RwSetSubject<Compact>, FX_OPS; rw_set_fixed_compact_agree);
 storage_laws!("rw_set", RwSetSubject<Fx>, RwSetSubject<Growable>, FX_OPS, RwSetSubject<Tiny>;
     rw_set_fixed_growable_agree,
     rw_set_fixed_capacity_error_changes_nothing
@@ -410,6 +501,18 @@ lattice_laws!("lww_register_growable", CausalLwwSubject<Growable>, FX_OPS;
     lww_register_growable_codec_roundtrip,
     lww_register_growable_reconcile_sound
 );
+lattice_laws!("lww_register_compact", CausalLwwSubject<Compact>, FX_OPS;
+    lww_register_compact_join_commutative,
+    lww_register_compact_join_associative,
+    lww_register_compact_join_idempotent,
+    lww_register_compact_bottom_is_identity,
+    lww_register_compact_leq_matches_join,
+    lww_register_compact_delta_mutator,
+    lww_register_compact_deltas_converge,
+    lww_register_compact_codec_roundtrip,
+    lww_register_compact_reconcile_sound
+);
+compact_agreement_law!("lww_register", CausalLwwSubject<Fx>, CausalLwwSubject<Compact>, FX_OPS; lww_register_fixed_compact_agree);
 storage_laws!("lww_register", CausalLwwSubject<Fx>, CausalLwwSubject<Growable>, FX_OPS, CausalLwwSubject<Tiny>;
     lww_register_fixed_growable_agree,
     lww_register_fixed_capacity_error_changes_nothing
@@ -438,6 +541,18 @@ lattice_laws!("mv_register_growable", MvRegisterSubject<Growable>, FX_OPS;
     mv_register_growable_codec_roundtrip,
     mv_register_growable_reconcile_sound
 );
+lattice_laws!("mv_register_compact", MvRegisterSubject<Compact>, FX_OPS;
+    mv_register_compact_join_commutative,
+    mv_register_compact_join_associative,
+    mv_register_compact_join_idempotent,
+    mv_register_compact_bottom_is_identity,
+    mv_register_compact_leq_matches_join,
+    mv_register_compact_delta_mutator,
+    mv_register_compact_deltas_converge,
+    mv_register_compact_codec_roundtrip,
+    mv_register_compact_reconcile_sound
+);
+compact_agreement_law!("mv_register", MvRegisterSubject<Fx>, MvRegisterSubject<Compact>, FX_OPS; mv_register_fixed_compact_agree);
 storage_laws!("mv_register", MvRegisterSubject<Fx>, MvRegisterSubject<Growable>, FX_OPS, MvRegisterSubject<Tiny>;
     mv_register_fixed_growable_agree,
     mv_register_fixed_capacity_error_changes_nothing
@@ -466,6 +581,18 @@ lattice_laws!("ew_flag_growable", EwFlagSubject<Growable>, FX_OPS;
     ew_flag_growable_codec_roundtrip,
     ew_flag_growable_reconcile_sound
 );
+lattice_laws!("ew_flag_compact", EwFlagSubject<Compact>, FX_OPS;
+    ew_flag_compact_join_commutative,
+    ew_flag_compact_join_associative,
+    ew_flag_compact_join_idempotent,
+    ew_flag_compact_bottom_is_identity,
+    ew_flag_compact_leq_matches_join,
+    ew_flag_compact_delta_mutator,
+    ew_flag_compact_deltas_converge,
+    ew_flag_compact_codec_roundtrip,
+    ew_flag_compact_reconcile_sound
+);
+compact_agreement_law!("ew_flag", EwFlagSubject<Fx>, EwFlagSubject<Compact>, FX_OPS; ew_flag_fixed_compact_agree);
 storage_laws!("ew_flag", EwFlagSubject<Fx>, EwFlagSubject<Growable>, FX_OPS, EwFlagSubject<Tiny>;
     ew_flag_fixed_growable_agree,
     ew_flag_fixed_capacity_error_changes_nothing
@@ -494,6 +621,18 @@ lattice_laws!("dw_flag_growable", DwFlagSubject<Growable>, FX_OPS;
     dw_flag_growable_codec_roundtrip,
     dw_flag_growable_reconcile_sound
 );
+lattice_laws!("dw_flag_compact", DwFlagSubject<Compact>, FX_OPS;
+    dw_flag_compact_join_commutative,
+    dw_flag_compact_join_associative,
+    dw_flag_compact_join_idempotent,
+    dw_flag_compact_bottom_is_identity,
+    dw_flag_compact_leq_matches_join,
+    dw_flag_compact_delta_mutator,
+    dw_flag_compact_deltas_converge,
+    dw_flag_compact_codec_roundtrip,
+    dw_flag_compact_reconcile_sound
+);
+compact_agreement_law!("dw_flag", DwFlagSubject<Fx>, DwFlagSubject<Compact>, FX_OPS; dw_flag_fixed_compact_agree);
 storage_laws!("dw_flag", DwFlagSubject<Fx>, DwFlagSubject<Growable>, FX_OPS, DwFlagSubject<Tiny>;
     dw_flag_fixed_growable_agree,
     dw_flag_fixed_capacity_error_changes_nothing
@@ -522,6 +661,18 @@ lattice_laws!("causal_counter_growable", CausalCounterSubject<Growable>, FX_OPS;
     causal_counter_growable_codec_roundtrip,
     causal_counter_growable_reconcile_sound
 );
+lattice_laws!("causal_counter_compact", CausalCounterSubject<Compact>, FX_OPS;
+    causal_counter_compact_join_commutative,
+    causal_counter_compact_join_associative,
+    causal_counter_compact_join_idempotent,
+    causal_counter_compact_bottom_is_identity,
+    causal_counter_compact_leq_matches_join,
+    causal_counter_compact_delta_mutator,
+    causal_counter_compact_deltas_converge,
+    causal_counter_compact_codec_roundtrip,
+    causal_counter_compact_reconcile_sound
+);
+compact_agreement_law!("causal_counter", CausalCounterSubject<Fx>, CausalCounterSubject<Compact>, FX_OPS; causal_counter_fixed_compact_agree);
 storage_laws!("causal_counter", CausalCounterSubject<Fx>, CausalCounterSubject<Growable>, FX_OPS, CausalCounterSubject<Tiny>;
     causal_counter_fixed_growable_agree,
     causal_counter_fixed_capacity_error_changes_nothing
@@ -550,6 +701,18 @@ lattice_laws!("or_map_aw_set_growable", MapOf<AwSetSubject<Growable>, Growable>,
     or_map_aw_set_growable_codec_roundtrip,
     or_map_aw_set_growable_reconcile_sound
 );
+lattice_laws!("or_map_aw_set_compact", MapOf<AwSetSubject<Compact>, Compact>, MAP_OPS;
+    or_map_aw_set_compact_join_commutative,
+    or_map_aw_set_compact_join_associative,
+    or_map_aw_set_compact_join_idempotent,
+    or_map_aw_set_compact_bottom_is_identity,
+    or_map_aw_set_compact_leq_matches_join,
+    or_map_aw_set_compact_delta_mutator,
+    or_map_aw_set_compact_deltas_converge,
+    or_map_aw_set_compact_codec_roundtrip,
+    or_map_aw_set_compact_reconcile_sound
+);
+compact_agreement_law!("or_map_aw_set", MapOf<AwSetSubject<FxMap>, FxMap>, MapOf<AwSetSubject<Compact>, Compact>, MAP_OPS; or_map_aw_set_fixed_compact_agree);
 storage_laws!("or_map_aw_set", MapOf<AwSetSubject<FxMap>, FxMap>, MapOf<AwSetSubject<Growable>, Growable>, MAP_OPS, MapOf<AwSetSubject<Tiny>, Tiny>;
     or_map_aw_set_fixed_growable_agree,
     or_map_aw_set_fixed_capacity_error_changes_nothing
@@ -578,6 +741,18 @@ lattice_laws!("or_map_lww_register_growable", MapOf<CausalLwwSubject<Growable>, 
     or_map_lww_register_growable_codec_roundtrip,
     or_map_lww_register_growable_reconcile_sound
 );
+lattice_laws!("or_map_lww_register_compact", MapOf<CausalLwwSubject<Compact>, Compact>, MAP_OPS;
+    or_map_lww_register_compact_join_commutative,
+    or_map_lww_register_compact_join_associative,
+    or_map_lww_register_compact_join_idempotent,
+    or_map_lww_register_compact_bottom_is_identity,
+    or_map_lww_register_compact_leq_matches_join,
+    or_map_lww_register_compact_delta_mutator,
+    or_map_lww_register_compact_deltas_converge,
+    or_map_lww_register_compact_codec_roundtrip,
+    or_map_lww_register_compact_reconcile_sound
+);
+compact_agreement_law!("or_map_lww_register", MapOf<CausalLwwSubject<FxMap>, FxMap>, MapOf<CausalLwwSubject<Compact>, Compact>, MAP_OPS; or_map_lww_register_fixed_compact_agree);
 storage_laws!("or_map_lww_register", MapOf<CausalLwwSubject<FxMap>, FxMap>, MapOf<CausalLwwSubject<Growable>, Growable>, MAP_OPS, MapOf<CausalLwwSubject<Tiny>, Tiny>;
     or_map_lww_register_fixed_growable_agree,
     or_map_lww_register_fixed_capacity_error_changes_nothing
@@ -606,6 +781,18 @@ lattice_laws!("or_map_pn_counter_growable", MapOf<PNCounterValue<Growable>, Grow
     or_map_pn_counter_growable_codec_roundtrip,
     or_map_pn_counter_growable_reconcile_sound
 );
+lattice_laws!("or_map_pn_counter_compact", MapOf<PNCounterValue<Compact>, Compact>, MAP_OPS;
+    or_map_pn_counter_compact_join_commutative,
+    or_map_pn_counter_compact_join_associative,
+    or_map_pn_counter_compact_join_idempotent,
+    or_map_pn_counter_compact_bottom_is_identity,
+    or_map_pn_counter_compact_leq_matches_join,
+    or_map_pn_counter_compact_delta_mutator,
+    or_map_pn_counter_compact_deltas_converge,
+    or_map_pn_counter_compact_codec_roundtrip,
+    or_map_pn_counter_compact_reconcile_sound
+);
+compact_agreement_law!("or_map_pn_counter", MapOf<PNCounterValue<FxMap>, FxMap>, MapOf<PNCounterValue<Compact>, Compact>, MAP_OPS; or_map_pn_counter_fixed_compact_agree);
 storage_laws!("or_map_pn_counter", MapOf<PNCounterValue<FxMap>, FxMap>, MapOf<PNCounterValue<Growable>, Growable>, MAP_OPS, MapOf<PNCounterValue<Tiny>, Tiny>;
     or_map_pn_counter_fixed_growable_agree,
     or_map_pn_counter_fixed_capacity_error_changes_nothing
@@ -634,6 +821,18 @@ lattice_laws!("or_map_nested_mv_register_growable", MapOf<MapOf<MvRegisterSubjec
     or_map_nested_mv_register_growable_codec_roundtrip,
     or_map_nested_mv_register_growable_reconcile_sound
 );
+lattice_laws!("or_map_nested_mv_register_compact", MapOf<MapOf<MvRegisterSubject<Compact>, Compact>, Compact>, MAP_OPS;
+    or_map_nested_mv_register_compact_join_commutative,
+    or_map_nested_mv_register_compact_join_associative,
+    or_map_nested_mv_register_compact_join_idempotent,
+    or_map_nested_mv_register_compact_bottom_is_identity,
+    or_map_nested_mv_register_compact_leq_matches_join,
+    or_map_nested_mv_register_compact_delta_mutator,
+    or_map_nested_mv_register_compact_deltas_converge,
+    or_map_nested_mv_register_compact_codec_roundtrip,
+    or_map_nested_mv_register_compact_reconcile_sound
+);
+compact_agreement_law!("or_map_nested_mv_register", MapOf<MapOf<MvRegisterSubject<FxMap>, FxMap>, FxMap>, MapOf<MapOf<MvRegisterSubject<Compact>, Compact>, Compact>, MAP_OPS; or_map_nested_mv_register_fixed_compact_agree);
 storage_laws!("or_map_nested_mv_register", MapOf<MapOf<MvRegisterSubject<FxMap>, FxMap>, FxMap>, MapOf<MapOf<MvRegisterSubject<Growable>, Growable>, Growable>, MAP_OPS, MapOf<MapOf<MvRegisterSubject<Tiny>, Tiny>, Tiny>;
     or_map_nested_mv_register_fixed_growable_agree,
     or_map_nested_mv_register_fixed_capacity_error_changes_nothing

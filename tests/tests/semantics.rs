@@ -1,9 +1,9 @@
 //! Semantic tests: what each CRDT does when concurrent or sequential events meet, in
-//! both storage modes (`Fixed<16, 8>` and `Growable`), the capacity errors of fixed
-//! storage, and golden bytes pinning the wire format.
+//! every storage mode (`Fixed<16, 8>`, `Growable`, `Compact`), the capacity errors of
+//! fixed storage, and golden bytes pinning the wire format.
 //!
 //! Test names read as `<type>_<state/event>_<outcome>`; a test generic over the storage
-//! mode runs once per mode as `<name>::fixed` and `<name>::growable`.
+//! mode runs once per mode as `<name>::fixed`, `<name>::growable` and `<name>::compact`.
 
 use std::fmt::Debug;
 
@@ -21,7 +21,8 @@ const C: ReplicaId = ReplicaId(3);
 /// The fixed storage used by the semantic tests.
 type F = Fixed<16, 8>;
 
-/// Runs each generic test `fn name<S: Storage>()` once per storage mode.
+/// Runs each generic test `fn name<S: Storage>()` once per storage mode (fixed, growable,
+/// compact).
 macro_rules! both_modes {
     ($($(#[$attr:meta])* $name:ident),+ $(,)?) => {$(
         mod $name {
@@ -34,6 +35,11 @@ macro_rules! both_modes {
             $(#[$attr])*
             fn growable() {
                 super::$name::<starling_core::Growable>();
+            }
+            #[test]
+            $(#[$attr])*
+            fn compact() {
+                super::$name::<starling_core::Compact>();
             }
         }
     )+};

@@ -22,9 +22,7 @@ use core::cmp::Ordering;
 
 use alloc::string::String;
 use serde::{Deserialize, Serialize};
-use starling_core::{
-    CapacityError, Growable, HlcTimestamp, Lattice, LwwRegister, OrMap, ReplicaId,
-};
+use starling_core::{CapacityError, Compact, HlcTimestamp, Lattice, LwwRegister, OrMap, ReplicaId};
 
 /// A finite number as a set element: ordered and compared by value, with `-0` stored as
 /// `0` so that the two spellings of zero are one element.
@@ -131,8 +129,10 @@ impl Key {
     }
 }
 
-/// Storage of every table: growable (the browser has an allocator).
-pub type S = Growable;
+/// Storage of every table: growable sorted vectors. The browser has an allocator, and
+/// `Compact` carries the least code: 15 KB less gzipped than `Growable`'s B-trees (the
+/// documents stay small: edits past 16 KB encoded are refused).
+pub type S = Compact;
 /// A last-writer-wins register of a [`Value`], stamped by a hybrid logical clock.
 pub type Register = LwwRegister<Value, HlcTimestamp>;
 
