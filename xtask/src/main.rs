@@ -27,7 +27,8 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  ci [--skip-tests]  full CI: toolchain setup, tests, lint, embedded builds, fleet demo
+  ci [--skip-tests]  full CI: toolchain setup, tests, lint, embedded builds, wasm package
+                     and its tests, firmware under QEMU, fleet demo
                      (--skip-tests skips `cargo test --workspace`)
   lint               rustfmt check, clippy, rustdoc with -D warnings
   qemu               firmware example: host replica + 2 QEMU Cortex-M4 nodes sync under loss
