@@ -25,6 +25,9 @@ pub struct Drops {
     pub capacity: u64,
     /// A frame from an unknown peer while the peers table is full.
     pub peers_full: u64,
+    /// A late fragment of a message older than the one its sender has under reassembly,
+    /// with every reassembly buffer taken: its content comes again in a later message.
+    pub busy: u64,
 }
 
 impl Drops {
@@ -40,6 +43,7 @@ impl Drops {
             + self.gap
             + self.capacity
             + self.peers_full
+            + self.busy
     }
 }
 

@@ -364,6 +364,10 @@ where
                     self.metrics.drops.oversized += 1;
                     return;
                 }
+                Fragment::Busy => {
+                    self.metrics.drops.busy += 1;
+                    return;
+                }
             }
         };
         match parsed {

@@ -699,6 +699,7 @@ pub fn drop_reason(before: &Drops, after: &Drops) -> String {
         ("gap", before.gap, after.gap),
         ("capacity", before.capacity, after.capacity),
         ("peers_full", before.peers_full, after.peers_full),
+        ("busy", before.busy, after.busy),
     ];
     let grew: Vec<&str> = pairs
         .iter()
@@ -746,6 +747,7 @@ pub fn add_metrics(a: Metrics, b: Metrics) -> Metrics {
             gap: x.gap + y.gap,
             capacity: x.capacity + y.capacity,
             peers_full: x.peers_full + y.peers_full,
+            busy: x.busy + y.busy,
         },
     }
 }
