@@ -533,10 +533,6 @@ impl<K: Ord + Clone + Debug, V: Clone + PartialEq + Debug> SortedMap for TreeMap
             let entries = core::mem::take(map);
             self.0 = if entries.len() <= 1 {
                 Tree::Inline(entries.into_iter().next())
-            } else if cfg!(target_arch = "wasm32") {
-                // In WebAssembly the module's download size counts more: the rebuild
-                // (`collect` sorts) costs about 5 KB gzipped in the browser package.
-                Tree::Tree(entries)
             } else {
                 Tree::Tree(entries.into_iter().collect())
             };

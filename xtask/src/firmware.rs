@@ -123,20 +123,7 @@ fn ensure_tools(ctx: &Ctx) -> Result<(), String> {
         println!("    qemu-system-arm present");
     } else {
         println!("    installing qemu-system-arm (apt)");
-        let mut update = Command::new("apt-get");
-        update.args(["update", "-q"]);
-        ctx.status(update)?;
-        let mut install = Command::new("apt-get");
-        install
-            .args([
-                "install",
-                "-y",
-                "-q",
-                "--no-install-recommends",
-                "qemu-system-arm",
-            ])
-            .env("DEBIAN_FRONTEND", "noninteractive");
-        ctx.status(install)?;
+        ctx.apt_install(&["qemu-system-arm"])?;
     }
     if have("defmt-print") {
         println!("    defmt-print present");

@@ -273,6 +273,20 @@ impl Ctx {
         Ok(text.lines().map(|l| l.trim().to_owned()).collect())
     }
 
+    /// Installs Debian `packages` (refreshing the package lists first), without
+    /// recommended extras and without questions. Callers check what is present first.
+    fn apt_install(&self, packages: &[&str]) -> Result<(), String> {
+        let mut update = Command::new("apt-get");
+        update.args(["update", "-q"]);
+        self.status(update)?;
+        let mut install = Command::new("apt-get");
+        install
+            .args(["install", "-y", "-q", "--no-install-recommends"])
+            .args(packages)
+            .env("DEBIAN_FRONTEND", "noninteractive");
+        self.status(install)
+    }
+
     /// Runs `rustup <verb> add <missing...>` if anything is missing.
     fn rustup_add(&self, verb: &str, missing: &[&str]) -> Result<(), String> {
         if missing.is_empty() {

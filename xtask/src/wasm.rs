@@ -18,7 +18,7 @@ use std::sync::OnceLock;
 use crate::{Ctx, Program, Step};
 
 /// The optimised module may hold at most this many bytes after `gzip -9`: the issue's
-/// budget for the full API, 48 KiB (measured: 39,226 bytes, see `docs/benchmarks.md`).
+/// budget for the full API, 48 KiB (measured: 41,454 bytes, see `docs/benchmarks.md`).
 pub(crate) const GZIP_BUDGET: usize = 48 * 1024;
 
 /// Where the npm package lives; its `node_modules` hold the build and test tools.
@@ -259,21 +259,7 @@ fn ensure_chromium(ctx: &Ctx) -> Result<(), String> {
         );
         return Ok(());
     }
-    let mut update = Command::new("apt-get");
-    update.args(["update", "-q"]);
-    ctx.status(update)?;
-    let mut install = Command::new("apt-get");
-    install
-        .args([
-            "install",
-            "-y",
-            "-q",
-            "--no-install-recommends",
-            "chromium",
-            "chromium-driver",
-        ])
-        .env("DEBIAN_FRONTEND", "noninteractive");
-    ctx.status(install)
+    ctx.apt_install(&["chromium", "chromium-driver"])
 }
 
 /// `tsc --strict` over the package's types and a TypeScript user of them.
