@@ -6,8 +6,11 @@ use core::fmt::Debug;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::codec::WIRE_VERSION;
+#[cfg(doc)]
+use crate::codec::WireFormat;
 use crate::dot_store::{Causal, DotStore};
-use crate::error::CapacityError;
+use crate::error::{CapacityError, DecodeError};
 use crate::lattice::Lattice;
 use crate::storage::{SortedMap, Storage, map_serde};
 use crate::{CausalContext, Dot, GCounter, GSet, LwwRegister, PNCounter, ReplicaId, TwoPSet};
@@ -15,12 +18,12 @@ use crate::{CausalContext, Dot, GCounter, GSet, LwwRegister, PNCounter, ReplicaI
 /// CRC-64/XZ: the checksum behind digests (stable across platforms and releases).
 const CRC64: crc::Crc<u64, CrcTable> = crc::Crc::<u64, CrcTable>::new(&crc::CRC_64_XZ);
 
-/// How the CRC is computed: a 256-entry table, except in WebAssembly, where the table's
-/// 2 KB (incompressible) weigh more in a download than the bitwise loop costs in time.
-/// Same checksums either way.
-#[cfg(not(target_arch = "wasm32"))]
+/// How the CRC is computed: with a 256-entry table under the `crc-tables` feature (on with
+/// `std`), else bitwise: on a microcontroller or in a WebAssembly download the table's 2 KB
+/// weigh more than the loop costs in time. Same checksums either way.
+#[cfg(feature = "crc-tables")]
 type CrcTable = crc::Table<1>;
-#[cfg(target_arch = "wasm32")]
+#[cfg(not(feature = "crc-tables"))]
 type CrcTable = crc::NoTable;
 
 /// Reconciliation of two replicas: a compact *digest* of what a replica has seen, the
@@ -76,6 +79,37 @@ impl StateChecksum {
         // Serializing into a checksum cannot fail: the flavor accepts every byte.
         let crc = postcard::serialize_with_flavor(value, Crc(CRC64.digest())).unwrap_or(0);
         StateChecksum { crc }
+    }
+
+    /// The checksum of the value whose wire encoding ([`WireFormat::to_slice`]) is
+    /// `encoded`: equal to [`StateChecksum::of`] that value, without serializing it again.
+    ///
+    /// For firmware that encodes its state anyway: [`StateChecksum::of`] brings its own
+    /// copy of the value's serializer (a checksum sink instead of a buffer), which for a
+    /// document costs a kilobyte or more of flash.
+    ///
+    /// ```
+    /// use starling_core::{Fixed, GCounter, ReplicaId, StateChecksum, WireFormat};
+    /// let mut counter = GCounter::<Fixed<0, 4>>::default();
+    /// counter.increment(ReplicaId(1), 3)?;
+    /// let mut buf = [0u8; 32];
+    /// let encoded = counter.to_slice(&mut buf)?;
+    /// assert_eq!(StateChecksum::of_encoded(encoded)?, StateChecksum::of(&counter));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`DecodeError::Empty`] for no bytes, [`DecodeError::UnsupportedVersion`] when the
+    /// version byte is not [`WIRE_VERSION`]. The rest is not parsed.
+    pub fn of_encoded(encoded: &[u8]) -> Result<Self, DecodeError> {
+        match encoded.split_first() {
+            None => Err(DecodeError::Empty),
+            Some((&WIRE_VERSION, body)) => Ok(StateChecksum {
+                crc: CRC64.checksum(body),
+            }),
+            Some((&v, _)) => Err(DecodeError::UnsupportedVersion(v)),
+        }
     }
 }
 

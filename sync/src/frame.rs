@@ -24,12 +24,12 @@ pub(crate) const CRC_LEN: usize = 4;
 /// CRC-32/ISCSI (Castagnoli) over the frame.
 const CRC32: crc::Crc<u32, CrcTable> = crc::Crc::<u32, CrcTable>::new(&crc::CRC_32_ISCSI);
 
-/// How the CRC is computed: a 256-entry table, except in WebAssembly, where the table's
-/// 1 KB (incompressible) weighs more in a download than the bitwise loop costs in time.
-/// Same checksums either way.
-#[cfg(not(target_arch = "wasm32"))]
+/// How the CRC is computed: with a 256-entry table under the `crc-tables` feature (on with
+/// `std`), else bitwise: on a microcontroller or in a WebAssembly download the table's 1 KB
+/// weighs more than the loop costs in time. Same checksums either way.
+#[cfg(feature = "crc-tables")]
 type CrcTable = crc::Table<1>;
-#[cfg(target_arch = "wasm32")]
+#[cfg(not(feature = "crc-tables"))]
 type CrcTable = crc::NoTable;
 
 /// What a frame's message is.

@@ -15,7 +15,7 @@
 use core::fmt::Debug;
 
 use quickcheck::TestResult;
-use starling_core::{CapacityError, EncodeError, Lattice, Reconcile, WireFormat};
+use starling_core::{CapacityError, EncodeError, Lattice, Reconcile, StateChecksum, WireFormat};
 
 use crate::LawSubject;
 use crate::history::{History, Sim, SplitMix, Step, Writer};
@@ -611,6 +611,13 @@ pub fn codec_roundtrip<L: LawSubject>(h: History<L::Op>) -> TestResult {
             ensure!(
                 written.as_deref() == Ok(&bytes[..]),
                 "to_slice differs from to_vec{}\n  to_vec = {bytes:?}\n  to_slice = {written:?}",
+                show("x", entry)
+            );
+            let checksum = StateChecksum::of_encoded(&bytes);
+            ensure!(
+                checksum == Ok(StateChecksum::of(x)),
+                "StateChecksum::of_encoded(to_vec(x)) = {checksum:?}, of(x) = {:?}{}",
+                StateChecksum::of(x),
                 show("x", entry)
             );
             let mut short = vec![0u8; bytes.len() - 1];

@@ -8,7 +8,7 @@ use embassy_net::udp::{PacketMetadata, UdpSocket};
 use embassy_net::{IpAddress, Stack};
 use embassy_time::{Instant, Timer};
 use rand_core::RngCore;
-use starling_core::{ReplicaId, StateChecksum};
+use starling_core::{ReplicaId, StateChecksum, WireFormat};
 use starling_sync::Event;
 
 use crate::doc::{self, Sensor};
@@ -172,10 +172,19 @@ pub async fn run<R: RngCore>(
         if now >= next_status_ms {
             next_status_ms = now + settings.status_interval_ms;
             let m = node.metrics();
+            // The state's checksum from its encoding (the frame buffer is free here): the
+            // node's message encoder serves, where `StateChecksum::of` would bring a second
+            // copy of the document's serializer. Same value as `of` on the host.
+            let crc = node
+                .state()
+                .to_slice(&mut frame)
+                .ok()
+                .and_then(|encoded| StateChecksum::of_encoded(encoded).ok())
+                .map_or(0, |c| c.crc);
             info!(
                 "status replica={} state crc={=u64:#x} samples={} fast={} events={} peers_alive={} frames_sent={} frames_received={} dropped_on_purpose={}",
                 id.0,
-                StateChecksum::of(node.state()).crc,
+                crc,
                 taken,
                 fast,
                 doc::events_total(node.state()),
