@@ -247,15 +247,21 @@ fn dot_hash(d: Dot) -> u64 {
     siphasher::sip::SipHasher24::new().hash(&bytes)
 }
 
-/// Per-replica `(count, xor of hashes)` of the live dots of `store` that `within` accepts.
-fn live_summary<T: DotStore<S>, S: Storage>(
-    store: &T,
-    mut within: impl FnMut(Dot) -> bool,
+/// Calls its argument on every live dot of one store. The causal reconciliation below
+/// reads stores only through this, so its code is compiled once per storage mode, not
+/// once per CRDT type (flash matters on a microcontroller).
+type ForEachDot<'a> = &'a dyn Fn(&mut dyn FnMut(Dot));
+
+/// Per-replica `(count, xor of hashes)` of the live dots of a store that are in `within`
+/// (all of them when `None`).
+fn live_summary<S: Storage>(
+    dots: ForEachDot<'_>,
+    within: Option<&CausalContext<S>>,
 ) -> Result<S::Replicas<(u64, u64)>, CapacityError> {
     let mut out = S::Replicas::<(u64, u64)>::default();
     let mut result = Ok(());
-    store.for_each_dot(&mut |d| {
-        if result.is_err() || !within(d) {
+    dots(&mut |d| {
+        if result.is_err() || within.is_some_and(|c| !c.contains(d)) {
             return;
         }
         let (n, h) = out.get(&d.replica).copied().unwrap_or((0, 0));
@@ -264,53 +270,85 @@ fn live_summary<T: DotStore<S>, S: Storage>(
     result.map(|()| out)
 }
 
+/// The context of what the replica that sent `digest` lacks of a state with `context`
+/// and live `dots`: the dots it has not seen, and every dot of each replica whose live
+/// dots within its context differ from its own (it may hold dots we removed).
+fn missing_context<S: Storage>(
+    context: &CausalContext<S>,
+    dots: ForEachDot<'_>,
+    digest: &CausalDigest<S>,
+) -> Result<CausalContext<S>, CapacityError> {
+    let mut wanted = context.difference(&digest.context)?;
+    let ours = live_summary(dots, Some(&digest.context))?;
+    for (r, summary) in ours.iter() {
+        if digest.live.get(r) != Some(summary) {
+            wanted.join(&context.only_replica(*r)?)?;
+        }
+    }
+    for (r, summary) in digest.live.iter() {
+        if ours.get(r) != Some(summary) {
+            wanted.join(&context.only_replica(*r)?)?;
+        }
+    }
+    Ok(wanted)
+}
+
+/// The context of the part of a delta (`delta_context`, live `delta_dots`) that is news
+/// to a state (`context`, live `dots`).
+///
+/// The join-irreducible parts of a causal state are its live dots (each with its value
+/// and the dot in the context) and its removals (a context dot that is not live). A live
+/// dot we have seen is no news (it is live here, or was removed since); a removal is
+/// news only if we have not seen the dot, or hold it live.
+fn novel_context<S: Storage>(
+    context: &CausalContext<S>,
+    dots: ForEachDot<'_>,
+    delta_context: &CausalContext<S>,
+    delta_dots: ForEachDot<'_>,
+) -> Result<CausalContext<S>, CapacityError> {
+    let mut delta_live = CausalContext::<S>::new();
+    let mut result = Ok(());
+    delta_dots(&mut |d| {
+        if result.is_ok() {
+            result = delta_live.insert(d);
+        }
+    });
+    result?;
+    let mut novel = delta_context.difference(context)?;
+    dots(&mut |d| {
+        if result.is_ok() && delta_context.contains(d) && !delta_live.contains(d) {
+            result = novel.insert(d);
+        }
+    });
+    result.map(|()| novel)
+}
+
 impl<T: DotStore<S> + Serialize + DeserializeOwned, S: Storage> Reconcile for Causal<T, S> {
     type Digest = CausalDigest<S>;
 
     fn digest(&self) -> Result<Self::Digest, CapacityError> {
         Ok(CausalDigest {
             context: self.context().clone(),
-            live: live_summary(self.store(), |_| true)?,
+            live: live_summary::<S>(&|f| self.store().for_each_dot(f), None)?,
         })
     }
 
     fn missing_for(&self, digest: &Self::Digest) -> Result<Self, CapacityError> {
-        // What the peer has not seen at all...
-        let mut wanted = self.context().difference(&digest.context)?;
-        // ...and, for every replica whose live dots within the peer's context differ from
-        // the peer's, everything about that replica: the peer may hold dots we removed.
-        let ours = live_summary(self.store(), |d| digest.context.contains(d))?;
-        let mut replicas = S::Replicas::<()>::default();
-        for (r, summary) in ours.iter() {
-            if digest.live.get(r) != Some(summary) {
-                replicas.insert(*r, ())?;
-            }
-        }
-        for (r, summary) in digest.live.iter() {
-            if ours.get(r) != Some(summary) {
-                replicas.insert(*r, ())?;
-            }
-        }
-        for (r, ()) in replicas.iter() {
-            wanted.join(&self.context().only_replica(*r)?)?;
-        }
+        let wanted = missing_context(
+            self.context(),
+            &|f| self.store().for_each_dot(f),
+            digest,
+        )?;
         Ok(self.restricted(wanted))
     }
 
     fn novel_part(&self, delta: &Self) -> Result<Self, CapacityError> {
-        // The join-irreducible parts of a causal state are its live dots (each with its
-        // value and the dot in the context) and its removals (a context dot that is not
-        // live). A live dot we have seen is no news (it is live here, or was removed
-        // since); a removal is news only if we have not seen the dot, or hold it live.
-        let delta_live = delta.store().dots_context::<S>()?;
-        let mut context = delta.context().difference(self.context())?;
-        let mut result = Ok(());
-        self.store().for_each_dot(&mut |d| {
-            if result.is_ok() && delta.context().contains(d) && !delta_live.contains(d) {
-                result = context.insert(d);
-            }
-        });
-        result?;
+        let context = novel_context(
+            self.context(),
+            &|f| self.store().for_each_dot(f),
+            delta.context(),
+            &|f| delta.store().for_each_dot(f),
+        )?;
         if context == *delta.context() {
             return Ok(delta.clone());
         }
