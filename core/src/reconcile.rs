@@ -334,11 +334,7 @@ impl<T: DotStore<S> + Serialize + DeserializeOwned, S: Storage> Reconcile for Ca
     }
 
     fn missing_for(&self, digest: &Self::Digest) -> Result<Self, CapacityError> {
-        let wanted = missing_context(
-            self.context(),
-            &|f| self.store().for_each_dot(f),
-            digest,
-        )?;
+        let wanted = missing_context(self.context(), &|f| self.store().for_each_dot(f), digest)?;
         Ok(self.restricted(wanted))
     }
 

@@ -85,6 +85,19 @@ pub(crate) enum FrameError {
     Malformed,
 }
 
+/// The most bytes a header's encoding takes: every varint at its widest (`from` 10,
+/// `ack` 10, the incarnations and `offset` 5 each, `message` 3) and the 4 one-byte fields.
+pub(crate) const MAX_HEADER_LEN: usize = 42;
+
+/// The length of `header`'s encoding. Encodes into a scratch buffer with the serializer
+/// frames use anyway: a size-counting serializer would be a second copy of its code.
+pub(crate) fn header_len(header: &Header) -> Option<usize> {
+    let mut scratch = [0u8; MAX_HEADER_LEN];
+    postcard::to_slice(header, &mut scratch)
+        .ok()
+        .map(|b| b.len())
+}
+
 /// Writes one frame into `out`; returns its length. `out` must hold the header, the
 /// fragment and the CRC.
 pub(crate) fn encode(header: &Header, fragment: &[u8], out: &mut [u8]) -> Option<usize> {
@@ -126,4 +139,36 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<(Header, &[u8]), FrameError> {
         return Err(FrameError::Malformed);
     }
     Ok((header, fragment))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn widest_header_fits_max_header_len() {
+        let widest = Header {
+            kind: FrameKind::Deltas,
+            from: ReplicaId(u64::MAX),
+            incarnation: u32::MAX,
+            to_incarnation: u32::MAX,
+            ack: u64::MAX,
+            pull: true,
+            message: u16::MAX,
+            index: u8::MAX,
+            count: u8::MAX,
+            offset: u32::MAX,
+        };
+        assert_eq!(header_len(&widest), Some(MAX_HEADER_LEN));
+        let narrow = Header {
+            from: ReplicaId(1),
+            incarnation: 1,
+            to_incarnation: 0,
+            ack: 0,
+            message: 0,
+            offset: 0,
+            ..widest
+        };
+        assert_eq!(header_len(&narrow), Some(10));
+    }
 }
