@@ -24,9 +24,10 @@ const QEMU_MACHINE: &[&str] = &["-machine", "mps2-an386", "-cpu", "cortex-m4"];
 /// yet (docs/footprint.md): reported, and [`FLASH_CEILING`] is enforced instead.
 const FLASH_BUDGET: u64 = 24 * 1024;
 /// Enforced ceiling on the flash Starling adds until [`FLASH_BUDGET`] is met: the
-/// measured figure plus a small margin (39,900 B on this branch, 42,704 B merged with
-/// main at b481cf6), so that growth fails CI.
-const FLASH_CEILING: u64 = 43 * 1024;
+/// measured figure plus a small margin (36,712 B on main at the time of writing; panic
+/// locations embed the checkout path, so it moves by a few bytes between clones), so that
+/// growth fails CI.
+const FLASH_CEILING: u64 = 37 * 1024;
 /// Footprint budget of Starling over the bare firmware: static RAM (data + bss);
 /// enforced.
 const RAM_BUDGET: u64 = 8 * 1024;
