@@ -469,40 +469,41 @@ impl<S: Storage> CausalContext<S> {
             .all(|(r, first, last)| other.contains_range(r, first, last))
     }
     /// The dots seen here and not in `other`, as a context.
+    ///
+    /// Takes `O((n + m) log m)` lookups for `n` ranges here and `m` ranges of `other`
+    /// overlapping them. Fails, with nothing returned, when the result does not fit.
     pub fn difference(&self, other: &Self) -> Result<Self, CapacityError> {
         let mut out = Self::new();
         for (r, first, last) in self.ranges() {
-            let mut c = first;
-            while c <= last {
-                // Skip what `other` has seen, then take the run it has not.
-                if other.vv.contains(Dot::new(r, c)) {
-                    let known = other.vv.get(r);
-                    if known >= last {
+            // What `other`'s vector covers is seen; the rest, `lo..=hi`, is cut by
+            // `other`'s cloud ranges, walked from the top down (each step lowers `hi`,
+            // so the walk ends, whatever the counters, `u64::MAX` included).
+            let Some(unseen) = other.vv.get(r).checked_add(1) else {
+                continue; // `other` has seen every event of `r`
+            };
+            let lo = first.max(unseen);
+            let mut hi = last;
+            if lo > hi {
+                continue;
+            }
+            loop {
+                match other.cloud.floor(&Dot::new(r, hi)) {
+                    Some((start, end)) if start.replica == r && *end >= lo => {
+                        if *end < hi {
+                            // `end < hi <= u64::MAX`: no overflow.
+                            out.insert_range(r, *end + 1, hi)?;
+                        }
+                        if start.counter <= lo {
+                            break;
+                        }
+                        // `start.counter > lo >= 1`: no underflow.
+                        hi = start.counter - 1;
+                    }
+                    _ => {
+                        out.insert_range(r, lo, hi)?;
                         break;
                     }
-                    c = known + 1;
-                    continue;
                 }
-                if let Some((_, end)) = other.cloud_range_of(Dot::new(r, c)) {
-                    c = end.saturating_add(1);
-                    if end == u64::MAX {
-                        break;
-                    }
-                    continue;
-                }
-                let next_seen = other
-                    .cloud
-                    .iter()
-                    .filter(|(d, _)| d.replica == r && d.counter > c)
-                    .map(|(d, _)| d.counter)
-                    .next()
-                    .unwrap_or(u64::MAX);
-                let run_end = last.min(next_seen.saturating_sub(1));
-                out.insert_range(r, c, run_end)?;
-                if run_end == u64::MAX {
-                    break;
-                }
-                c = run_end + 1;
             }
         }
         Ok(out)

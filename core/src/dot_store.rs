@@ -370,6 +370,42 @@ impl<K: Ord + Clone + Debug, V: DotStore<C>, S: Storage, C: Storage> DotStore<C>
     }
 }
 
+/// `true` when no dot is live twice in `store`. Every dot names one event, and an event
+/// writes one element, key or value, so mutators and joins never produce a dot live
+/// under two elements or keys; joins assume as much ([`DotMap`] probes a removal's dots
+/// key by key) and would depend on their order if it were not so. Decoders and
+/// [`Causal::from_parts`] refuse such states.
+fn live_dots_are_unique<T: Dots>(store: &T) -> bool {
+    #[cfg(feature = "alloc")]
+    {
+        // Sized up front: one allocation, freed before returning.
+        let mut count = 0usize;
+        store.for_each_dot(&mut |_| count += 1);
+        let mut dots = alloc::vec::Vec::with_capacity(count);
+        store.for_each_dot(&mut |d| dots.push(d));
+        dots.sort_unstable();
+        dots.windows(2).all(|w| w[0] != w[1])
+    }
+    #[cfg(not(feature = "alloc"))]
+    {
+        // Without an allocator the store is in fixed storage, so it holds a bounded
+        // number of dots: compare each with those visited before it.
+        let mut unique = true;
+        let mut i = 0usize;
+        store.for_each_dot(&mut |d| {
+            if unique {
+                let mut j = 0usize;
+                store.for_each_dot(&mut |e| {
+                    unique &= j >= i || e != d;
+                    j += 1;
+                });
+            }
+            i += 1;
+        });
+        unique
+    }
+}
+
 /// A causal CRDT state: a dot store `T` and the [`CausalContext`] of everything seen.
 ///
 /// The named causal types are aliases of this: [`crate::AwSet`], [`crate::RwSet`],
@@ -394,6 +430,9 @@ impl<'de, T: DotStore<S> + Deserialize<'de>, S: Storage> Deserialize<'de> for Ca
         let raw = Raw::<T, S>::deserialize(deserializer)?;
         if !raw.store.is_valid_under(&raw.context) {
             return Err(D::Error::custom("live dot missing from the causal context"));
+        }
+        if !live_dots_are_unique(&raw.store) {
+            return Err(D::Error::custom("one dot live under two elements or keys"));
         }
         Ok(Causal {
             store: raw.store,
@@ -428,10 +467,10 @@ impl<T: DotStore<S>, S: Storage> Deref for Causal<T, S> {
 }
 
 impl<T: DotStore<S>, S: Storage> Causal<T, S> {
-    /// A state from its parts, when `store`'s live dots are all in `context`.
+    /// A state from its parts, when it is one that mutators and joins can produce:
+    /// `store`'s live dots are all in `context`, and no dot is live twice.
     pub fn from_parts(store: T, context: CausalContext<S>) -> Option<Self> {
-        store
-            .is_valid_under(&context)
+        (store.is_valid_under(&context) && live_dots_are_unique(&store))
             .then_some(Causal { store, context })
     }
     /// A state from parts known to be valid (every live dot of `store` is in `context`).
