@@ -100,15 +100,16 @@ extern crate std;
 
 mod buffer;
 mod config;
-pub mod frame;
 mod metrics;
 mod node;
 mod peer;
 mod reassembly;
 #[cfg(feature = "std")]
 pub mod udp;
+mod wire;
 
 pub use config::{ByteBudget, Config};
-pub use metrics::{Drops, Metrics};
+pub use metrics::{DropReason, Drops, Metrics};
 pub use node::{Event, Node, PeersFull, Transmit};
 pub use peer::{Liveness, PeerInfo};
+pub use wire::frame;
