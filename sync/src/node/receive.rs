@@ -1,8 +1,8 @@
 //! Receiving: a frame in, its header accepted, its message decoded (reassembled first if
-//! fragmented) and handled. One path, [`Node::receive`], that returns the first
+//! fragmented) and handled. One path, `Node::receive`, that returns the first
 //! [`DropReason`] a frame meets; [`Node::handle_datagram`] counts it, in one place.
 //!
-//! A new message kind adds a [`Message`] variant (`wire/message.rs`) and a handler here.
+//! A new message kind adds a `Message` variant (`wire/message.rs`) and a handler here.
 
 use core::num::NonZeroU32;
 

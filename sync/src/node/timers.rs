@@ -2,8 +2,8 @@
 //! heartbeats, and the one table of deadlines that [`Node::handle_timeout`] acts on and
 //! [`Node::poll_timeout`] reports.
 //!
-//! Each neighbour's deadlines are an enum-keyed fixed table ([`Timers`], as quinn-proto's
-//! `connection/timer.rs`), derived from its protocol state by [`Timers::of`] whenever it
+//! Each neighbour's deadlines are an enum-keyed fixed table (`Timers`, as quinn-proto's
+//! `connection/timer.rs`), derived from its protocol state by `Timers::of` whenever it
 //! is read, so a deadline cannot drift from the state that defines it: a timer runs
 //! exactly while its condition holds, `handle_timeout` acts on the timers that have
 //! expired, and `poll_timeout` is the earliest of them all. Two deadlines belong to the
@@ -215,7 +215,7 @@ where
     }
 
     /// When [`Node::handle_timeout`] should be called next, or `None` if never (no
-    /// peers): the earliest deadline of the sync round, every neighbour's [`Timers`] and
+    /// peers): the earliest deadline of the sync round, every neighbour's `Timers` and
     /// the byte budget. A time in the past means "now".
     #[inline(never)]
     pub fn poll_timeout(&self) -> Option<u64> {

@@ -1,9 +1,9 @@
 //! Transmitting: choosing the most urgent message owed to a neighbour, encoding it, and
 //! sending it fragment by fragment within the MTU and the byte budget.
 //!
-//! [`Node::prepare_for`] picks what is owed, in priority order (a catch-up, our digest,
+//! `Node::prepare_for` picks what is owed, in priority order (a catch-up, our digest,
 //! a delta-interval, a bare acknowledgement or heartbeat), encodes it into the message
-//! buffer, and [`Node::start_message`] frames it. A new message kind adds its encoding
+//! buffer, and `Node::start_message` frames it. A new message kind adds its encoding
 //! as one more arm of `prepare_for` and hands the result to `start_message`.
 
 use core::num::NonZeroU32;
