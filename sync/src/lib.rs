@@ -36,8 +36,9 @@
 //!    an optional per-peer byte budget ([`ByteBudget`]).
 //! 7. Frames fit the transport's MTU ([`Config::mtu`]): larger messages are fragmented
 //!    and reassembled; a lost fragment costs a resend of that interval at the next round.
-//!    Every frame carries a version byte and a CRC-32; bad frames are counted in
-//!    [`Metrics::drops`] and change nothing.
+//!    Every frame carries a version byte and a CRC-32; a refused frame is counted in
+//!    [`Metrics::drops`] under its [`DropReason`], whose doc says what it changed (a bad
+//!    frame or header: nothing).
 //!
 //! The frame format is specified in `docs/sync-protocol.md`.
 //!
@@ -100,15 +101,16 @@ extern crate std;
 
 mod buffer;
 mod config;
-pub mod frame;
 mod metrics;
 mod node;
 mod peer;
 mod reassembly;
 #[cfg(feature = "std")]
 pub mod udp;
+mod wire;
 
 pub use config::{ByteBudget, Config};
-pub use metrics::{Drops, Metrics};
+pub use metrics::{DropReason, Drops, Metrics};
 pub use node::{Event, Node, PeersFull, Transmit};
 pub use peer::{Liveness, PeerInfo};
+pub use wire::frame;

@@ -1,36 +1,158 @@
-//! Counters a user can read to see what the node is doing.
+//! Counters a user can read to see what the node is doing, and why it refused what it
+//! refused.
 
-/// Frames dropped, by reason. Every dropped frame changes nothing else.
+/// Why the node refused a frame it received, or a message it owed a neighbour.
+///
+/// Every refusal is counted once, in the [`Drops`] field named in its variant's doc
+/// ([`Drops::count`] is the one place that does it). Receiving is one path that returns
+/// `Err(DropReason)` at the first check a frame fails; what a refused frame has changed by
+/// then is said in each variant's doc, under two rules:
+///
+/// * a frame refused before its header is accepted (a bad frame or header, a full peers
+///   table, a previous incarnation) changes nothing but the `frames_received` and
+///   `bytes_received` counters;
+/// * a frame refused after its header is accepted (its sender is known and current) has
+///   had the header's effects, as a heartbeat would: the sender is heard from (liveness,
+///   address, perhaps [`crate::Event::PeerUp`]), its acknowledgement, incarnation and
+///   `pull` flag are taken, and, if we lack its past, our digest asking for it is owed.
+///   Only the message it carried is refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum DropReason {
+    /// A frame shorter than a version byte and a CRC (changes nothing), or, after the
+    /// header, a message that ends before its encoding does (only the message is
+    /// refused). Counted in [`Drops::truncated`].
+    Truncated,
+    /// A version byte this build does not speak. Changes nothing. Counted in
+    /// [`Drops::unknown_version`].
+    UnknownVersion,
+    /// The CRC does not match. Changes nothing. Counted in [`Drops::corrupt`].
+    Corrupt,
+    /// A header that does not parse or says something impossible (`count` 0, `index` not
+    /// below `count`, incarnation 0, a heartbeat with a body, a frame "from" this node's
+    /// own id, an acknowledgement of a sequence number this incarnation has not sent):
+    /// changes nothing. Or, after the header, a message that does not parse or a
+    /// delta-interval with `from >= to`: only the message is refused. Counted in
+    /// [`Drops::malformed`].
+    Malformed,
+    /// A frame from a replica not in the peers table while the table is full. Changes
+    /// nothing: the sender is not added. Counted in [`Drops::peers_full`].
+    PeersFull,
+    /// A frame from a previous incarnation of its sender (changes nothing), or a
+    /// catch-up that answers no digest of ours outstanding (after the header: only the
+    /// catch-up is refused). Counted in [`Drops::replayed`].
+    Replayed,
+    /// A received message that does not fit the reassembly buffer: an unfragmented
+    /// message longer than `MSG` or not at offset 0, a fragment reaching past `MSG` or
+    /// contradicting earlier fragments of its message, or any fragment when the node has
+    /// no reassembly buffers (`REASSEMBLY = 0`). Only the message (or fragment) is
+    /// refused. Counted in [`Drops::oversized`].
+    Oversized,
+    /// A fragment received before, or a delta-interval ending at or before what we have
+    /// from its sender. Only the message is refused; a duplicate interval is
+    /// acknowledged again at once. Counted in [`Drops::duplicate`].
+    Duplicate,
+    /// A late fragment of a message older than the one its sender has under reassembly,
+    /// with every reassembly buffer taken: its content comes again in a later message.
+    /// Only the fragment is refused. Counted in [`Drops::busy`].
+    Busy,
+    /// A delta-interval that starts past what we have from its sender (an earlier one was
+    /// lost: joining it could break causality), or any delta-interval while we lack the
+    /// sender's past. Only the interval is refused; the first is acknowledged again at
+    /// once (the sender resends from the mark), the second makes our digest owed if it
+    /// was not already. Counted in [`Drops::gap`].
+    Gap,
+    /// A received delta (catch-up or interval) that does not join within the state's
+    /// fixed capacity. The state is unchanged, but with `avoid_back_propagation` the
+    /// buffered deltas within it are marked as held by its sender (it does hold them).
+    /// Counted in [`Drops::capacity`].
+    Capacity,
+    /// Not a received frame: a message this node owed a neighbour encodes larger than
+    /// `MSG`, or in more than 255 fragments, and is not sent. A catch-up is discarded
+    /// (the neighbour's digest retry asks again), an owed digest is cleared (our retry
+    /// schedule sends it again while we lack the neighbour's past), a delta-interval of
+    /// which not even one buffered group fits makes the neighbour catch up from a digest
+    /// instead. Counted in [`Drops::oversized`].
+    TooLargeToSend,
+    /// Not a received frame: a catch-up or digest this node owed a neighbour cannot be
+    /// computed within the state's fixed capacity, and is not sent (the catch-up is
+    /// discarded, the owed digest cleared, as for [`DropReason::TooLargeToSend`]).
+    /// Counted in [`Drops::capacity`].
+    CapacityToSend,
+}
+
+impl core::fmt::Display for DropReason {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            DropReason::Truncated => "truncated frame or message",
+            DropReason::UnknownVersion => "unknown frame version",
+            DropReason::Corrupt => "CRC mismatch",
+            DropReason::Malformed => "malformed header or message",
+            DropReason::PeersFull => "peers table full",
+            DropReason::Replayed => "previous incarnation or unrequested catch-up",
+            DropReason::Oversized => "message does not fit the reassembly buffer",
+            DropReason::Duplicate => "duplicate fragment or delta-interval",
+            DropReason::Busy => "reassembly buffers busy with newer messages",
+            DropReason::Gap => "delta-interval past what we hold",
+            DropReason::Capacity => "received delta beyond the state's capacity",
+            DropReason::TooLargeToSend => "owed message too large to send",
+            DropReason::CapacityToSend => "owed message beyond the state's capacity",
+        })
+    }
+}
+
+/// Refusals, by reason: each field counts the [`DropReason`]s that name it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Drops {
-    /// Too short to hold a version byte and a CRC, or a message cut short.
+    /// [`DropReason::Truncated`].
     pub truncated: u64,
-    /// Version byte this build does not speak.
+    /// [`DropReason::UnknownVersion`].
     pub unknown_version: u64,
-    /// CRC mismatch.
+    /// [`DropReason::Corrupt`].
     pub corrupt: u64,
-    /// Header or message that does not parse or says something impossible.
+    /// [`DropReason::Malformed`].
     pub malformed: u64,
-    /// Message larger than the reassembly buffer.
+    /// Received messages that do not fit the reassembly buffer
+    /// ([`DropReason::Oversized`], on the receiver) and owed messages too large to send
+    /// ([`DropReason::TooLargeToSend`], on the sender: the receiver counts nothing).
     pub oversized: u64,
-    /// A fragment or delta-interval received before.
+    /// [`DropReason::Duplicate`].
     pub duplicate: u64,
-    /// A frame from a previous incarnation of its sender, or a catch-up nobody asked for.
+    /// [`DropReason::Replayed`].
     pub replayed: u64,
-    /// A delta-interval that starts past what we have from its sender (an earlier one was
-    /// lost): joining it could break causality, so it waits for a resend.
+    /// [`DropReason::Gap`].
     pub gap: u64,
-    /// A delta that does not fit the state's fixed capacity.
+    /// Received deltas beyond the state's fixed capacity ([`DropReason::Capacity`]) and
+    /// owed catch-ups or digests that cannot be computed within it
+    /// ([`DropReason::CapacityToSend`]).
     pub capacity: u64,
-    /// A frame from an unknown peer while the peers table is full.
+    /// [`DropReason::PeersFull`].
     pub peers_full: u64,
-    /// A late fragment of a message older than the one its sender has under reassembly,
-    /// with every reassembly buffer taken: its content comes again in a later message.
+    /// [`DropReason::Busy`].
     pub busy: u64,
 }
 
 impl Drops {
+    /// Counts one refusal for `reason`.
+    pub fn count(&mut self, reason: DropReason) {
+        let counter = match reason {
+            DropReason::Truncated => &mut self.truncated,
+            DropReason::UnknownVersion => &mut self.unknown_version,
+            DropReason::Corrupt => &mut self.corrupt,
+            DropReason::Malformed => &mut self.malformed,
+            DropReason::PeersFull => &mut self.peers_full,
+            DropReason::Replayed => &mut self.replayed,
+            DropReason::Oversized | DropReason::TooLargeToSend => &mut self.oversized,
+            DropReason::Duplicate => &mut self.duplicate,
+            DropReason::Busy => &mut self.busy,
+            DropReason::Gap => &mut self.gap,
+            DropReason::Capacity | DropReason::CapacityToSend => &mut self.capacity,
+        };
+        *counter += 1;
+    }
+
     /// All drops.
     pub fn total(&self) -> u64 {
         self.truncated
@@ -76,6 +198,6 @@ pub struct Metrics {
     /// Times the delta buffer could not coalesce (capacity) and was cleared, sending
     /// every neighbour through a digest catch-up instead.
     pub buffer_resets: u64,
-    /// Dropped frames by reason.
+    /// Refused frames and unsendable messages, by reason.
     pub drops: Drops,
 }

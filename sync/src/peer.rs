@@ -1,5 +1,7 @@
 //! Neighbours: membership, failure detection, retry backoff and byte budgets.
 
+use core::num::NonZeroU32;
+
 use rand_core::RngCore;
 use starling_core::ReplicaId;
 
@@ -17,11 +19,21 @@ pub enum Liveness {
     Dead,
 }
 
-/// What we owe a neighbour.
+/// Which digest of ours a neighbour is owed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum DigestDue {
+    /// Our digest, asking for a catch-up, and for the neighbour's digest back (`reply`).
+    Request,
+    /// Our digest, asking for a catch-up, in answer to the neighbour's digest that asked
+    /// for ours (`reply = false`, so the exchange ends).
+    Answer,
+}
+
+/// What we owe a neighbour: things to send, which may be owed together.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Owed {
-    /// Send our digest (asking for a catch-up); `reply` asks for theirs too.
-    pub(crate) digest: Option<bool>,
+    /// Send our digest (asking for a catch-up).
+    pub(crate) digest: Option<DigestDue>,
     /// Send the buffered deltas it has not acknowledged.
     pub(crate) deltas: bool,
     /// This is our own sync round towards it (so ask for its deltas back, in push-pull).
@@ -33,6 +45,129 @@ pub(crate) struct Owed {
     pub(crate) ack_by: Option<u64>,
 }
 
+/// What we hold of a neighbour's updates: the receiving half of its protocol state.
+///
+/// ```text
+/// Unknown --want_digest--> CatchingUp --catch-up(nonce)--> Synced --want_digest--> Refreshing
+///    ^                                                      |  ^                       |
+///    +------- restart or declared dead (from any state) ----+  +---- catch-up(nonce) --+
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Inbound {
+    /// We lack its past and have not asked for it yet (first contact, it restarted, or
+    /// we declared it dead). The next frame from it, a delta-interval or a probe asks.
+    Unknown,
+    /// We lack its past; our digest with `nonce` asked for a catch-up and is retried
+    /// (same nonce) until a catch-up answering it arrives.
+    CatchingUp {
+        /// The outstanding request's nonce.
+        nonce: NonZeroU32,
+    },
+    /// We hold everything it sent before sequence number `recv`: its delta-intervals
+    /// starting at or before `recv` are joined.
+    Synced {
+        /// The next of its sequence numbers we expect.
+        recv: u64,
+    },
+    /// Synced, and our digest with `nonce` asked it for a catch-up anyway (it asked for
+    /// our digest, or its buffer cannot serve our mark): intervals are still joined, and
+    /// a catch-up answering `nonce` too.
+    Refreshing {
+        /// The next of its sequence numbers we expect.
+        recv: u64,
+        /// The outstanding request's nonce.
+        nonce: NonZeroU32,
+    },
+}
+
+impl Inbound {
+    /// The next of its sequence numbers we expect, if we hold its past.
+    pub(crate) fn recv(self) -> Option<u64> {
+        match self {
+            Inbound::Synced { recv } | Inbound::Refreshing { recv, .. } => Some(recv),
+            Inbound::Unknown | Inbound::CatchingUp { .. } => None,
+        }
+    }
+
+    /// The nonce of our outstanding catch-up request, if any.
+    pub(crate) fn nonce(self) -> Option<NonZeroU32> {
+        match self {
+            Inbound::CatchingUp { nonce } | Inbound::Refreshing { nonce, .. } => Some(nonce),
+            Inbound::Unknown | Inbound::Synced { .. } => None,
+        }
+    }
+
+    /// A request with `nonce` goes out (the caller checked none is outstanding).
+    pub(crate) fn requested(self, nonce: NonZeroU32) -> Self {
+        match self.recv() {
+            None => Inbound::CatchingUp { nonce },
+            Some(recv) => Inbound::Refreshing { recv, nonce },
+        }
+    }
+
+    /// An interval up to `to` was joined.
+    pub(crate) fn joined_to(self, to: u64) -> Self {
+        match self {
+            Inbound::Refreshing { nonce, .. } => Inbound::Refreshing { recv: to, nonce },
+            _ => Inbound::Synced { recv: to },
+        }
+    }
+
+    /// The catch-up answering our request, of sequence numbers before `seq`, was joined.
+    pub(crate) fn caught_up(self, seq: u64) -> Self {
+        Inbound::Synced {
+            recv: self.recv().map_or(seq, |r| r.max(seq)),
+        }
+    }
+}
+
+/// What a neighbour holds of our updates: the sending half of its protocol state.
+///
+/// ```text
+/// Unknown --ack in a header--> Acked --buffer cannot serve the mark--> Resync
+///    ^                           |                                       |
+///    +-- it forgot us (header names another incarnation), buffer reset --+
+///    +------------- its digest arrives (it asks to be caught up) ---------+
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Outbound {
+    /// Not known: it acknowledges the catch-up it asks for, or any frame of ours.
+    Unknown,
+    /// It holds our updates before sequence number `ack` (`A` in the paper): it is sent
+    /// delta-intervals from there.
+    Acked {
+        /// The next of our sequence numbers it expects.
+        ack: u64,
+    },
+    /// Our buffer no longer reaches back to its mark (collected, or too large for one
+    /// message): it must ask us for a catch-up, and our digest asking for its digest is
+    /// retried until it does. `ack` is the mark its frames still carry, if any.
+    Resync {
+        /// Its last acknowledgement.
+        ack: Option<u64>,
+    },
+}
+
+impl Outbound {
+    /// Its acknowledgement mark, if any (stale under [`Outbound::Resync`]).
+    pub(crate) fn ack(self) -> Option<u64> {
+        match self {
+            Outbound::Unknown => None,
+            Outbound::Acked { ack } => Some(ack),
+            Outbound::Resync { ack } => ack,
+        }
+    }
+
+    /// Replaces the acknowledgement mark, in the same state.
+    pub(crate) fn with_ack(self, ack: Option<u64>) -> Self {
+        match (self, ack) {
+            (Outbound::Resync { .. }, ack) => Outbound::Resync { ack },
+            (_, Some(ack)) => Outbound::Acked { ack },
+            (_, None) => Outbound::Unknown,
+        }
+    }
+}
+
 /// One neighbour.
 #[derive(Clone, Debug)]
 pub(crate) struct Peer<A> {
@@ -40,24 +175,18 @@ pub(crate) struct Peer<A> {
     pub(crate) id: Option<ReplicaId>,
     /// Configured by the application (kept when dead) or introduced itself (forgotten).
     pub(crate) configured: bool,
-    /// Its current incarnation (0: not heard from yet).
-    pub(crate) incarnation: u32,
+    /// Its current incarnation (`None`: not heard from yet).
+    pub(crate) incarnation: Option<NonZeroU32>,
     /// Its previous incarnations: frames from them are replays.
-    pub(crate) retired: [u32; 2],
+    pub(crate) retired: [Option<NonZeroU32>; 2],
     pub(crate) liveness: Liveness,
     pub(crate) last_heard_ms: Option<u64>,
     pub(crate) last_sent_ms: Option<u64>,
-    /// The next sequence number of ours it expects (`A` in the paper): `None` until it
-    /// has acknowledged a catch-up or an interval in this incarnation.
-    pub(crate) ack: Option<u64>,
-    /// The next sequence number of its own we expect (`None`: we need a catch-up).
-    pub(crate) recv: Option<u64>,
-    /// The nonce of the digest we sent it (0: none outstanding).
-    pub(crate) digest_nonce: u32,
+    /// What it holds of ours.
+    pub(crate) outbound: Outbound,
+    /// What we hold of its.
+    pub(crate) inbound: Inbound,
     pub(crate) owed: Owed,
-    /// Our buffer no longer reaches back to its ack mark: it must ask us for a catch-up,
-    /// and our digests (asking for its digest) are retried until it does.
-    pub(crate) resync: bool,
     /// When we may next probe it (digest retry), and the current backoff.
     pub(crate) next_probe_ms: u64,
     pub(crate) backoff_ms: u64,
@@ -78,16 +207,14 @@ impl<A: Copy + PartialEq> Peer<A> {
             addr,
             id,
             configured,
-            incarnation: 0,
-            retired: [0; 2],
+            incarnation: None,
+            retired: [None; 2],
             liveness: Liveness::Dead,
             last_heard_ms: None,
             last_sent_ms: None,
-            ack: None,
-            recv: None,
-            digest_nonce: 0,
+            outbound: Outbound::Unknown,
+            inbound: Inbound::Unknown,
             owed: Owed::default(),
-            resync: false,
             next_probe_ms: now_ms + config.retry_base_ms,
             backoff_ms: config.retry_base_ms,
             tokens: config.budget.map_or(0, |b| u64::from(b.burst_bytes)),
@@ -97,11 +224,9 @@ impl<A: Copy + PartialEq> Peer<A> {
 
     /// Forgets what we knew of its progress (it restarted, or we declared it dead).
     pub(crate) fn reset_marks(&mut self) {
-        self.ack = None;
-        self.recv = None;
-        self.digest_nonce = 0;
+        self.outbound = Outbound::Unknown;
+        self.inbound = Inbound::Unknown;
         self.owed = Owed::default();
-        self.resync = false;
     }
 
     /// Schedules the next probe: exponential backoff with full jitter.

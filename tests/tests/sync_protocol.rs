@@ -964,6 +964,15 @@ fn bad_frame_malformed_header() {
                 ..h
             },
         ),
+        // Refused before the peers table is touched: an unknown sender is not added.
+        (
+            "ack beyond what was sent, from a replica not yet known",
+            Header {
+                from: rid(7),
+                ack: 1_000_000,
+                ..h
+            },
+        ),
     ];
     for (what, header) in cases {
         let frame = wire::encode(

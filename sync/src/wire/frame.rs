@@ -15,6 +15,8 @@
 use serde::{Deserialize, Serialize};
 use starling_core::ReplicaId;
 
+use crate::metrics::DropReason;
+
 /// The version byte of the frame format this build speaks.
 pub const FRAME_VERSION: u8 = 1;
 
@@ -83,6 +85,17 @@ pub(crate) enum FrameError {
     Corrupt,
     /// The header does not parse, or says something impossible.
     Malformed,
+}
+
+impl From<FrameError> for DropReason {
+    fn from(e: FrameError) -> Self {
+        match e {
+            FrameError::Truncated => DropReason::Truncated,
+            FrameError::UnknownVersion => DropReason::UnknownVersion,
+            FrameError::Corrupt => DropReason::Corrupt,
+            FrameError::Malformed => DropReason::Malformed,
+        }
+    }
 }
 
 /// The most bytes a header's encoding takes: every varint at its widest (`from` 10,
