@@ -298,15 +298,17 @@ fn missing_context<S: Storage>(
     let mut news: Option<Option<CausalContext<S>>> = None;
     // Replicas of which the peer holds live dots that may be removed here. (Where the
     // peer holds no live dot of a replica, none of our removals is news to it.)
-    let mut unsure = S::Replicas::<()>::default();
+    let mut unsure = S::Replicas::<(u64, u64)>::default();
     for (r, theirs) in digest.live.iter() {
         let (mut count, mut hash) = ours.get(r).copied().unwrap_or((0, 0));
         let comparable = digest
             .context
             .ranges()
             .all(|(q, first, last)| q != *r || context.contains_range(q, first, last));
-        let mut sure = true;
-        if !comparable {
+        // In fixed storage (microcontrollers: flash is tight) a replica we cannot compare
+        // directly stays unproven: its removals go, which is sound and small.
+        let mut sure = comparable;
+        if !comparable && !S::BOUNDED {
             // Its summary covers dots of `r` we have not seen. If all of them are live
             // there (adds not removed yet, the usual), it is ours over the common part
             // joined with theirs: a summary of dots only, which we can compute.
@@ -331,7 +333,7 @@ fn missing_context<S: Storage>(
             }
         }
         if !sure || (count, hash) != *theirs {
-            unsure.insert(*r, ())?;
+            unsure.insert(*r, (0, 0))?;
         }
     }
     if unsure.is_empty() {
@@ -342,7 +344,7 @@ fn missing_context<S: Storage>(
             // The removals do not fit this storage's context (scattered live dots in
             // fixed storage): send those replicas whole instead, as sound and larger.
             let mut wanted = unseen;
-            for (r, ()) in unsure.iter() {
+            for (r, _) in unsure.iter() {
                 wanted.join(&context.only_replica(*r)?)?;
             }
             Ok(wanted)
@@ -357,7 +359,7 @@ fn with_removals<S: Storage>(
     context: &CausalContext<S>,
     dots: ForEachDot<'_>,
     unseen: &CausalContext<S>,
-    unsure: &S::Replicas<()>,
+    unsure: &S::Replicas<(u64, u64)>,
 ) -> Result<CausalContext<S>, CapacityError> {
     let mut not_removed = unseen.clone();
     let mut result = Ok(());
@@ -368,7 +370,7 @@ fn with_removals<S: Storage>(
     });
     result?;
     let mut wanted = unseen.clone();
-    for (r, ()) in unsure.iter() {
+    for (r, _) in unsure.iter() {
         wanted.join(&context.only_replica(*r)?.difference(&not_removed)?)?;
     }
     Ok(wanted)
