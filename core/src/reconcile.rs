@@ -271,24 +271,107 @@ fn live_summary<S: Storage>(
 }
 
 /// The context of what the replica that sent `digest` lacks of a state with `context`
-/// and live `dots`: the dots it has not seen, and every dot of each replica whose live
-/// dots within its context differ from its own (it may hold dots we removed).
+/// and live `dots`: the dots it has not seen, whole (live dots and removals), and of the
+/// dots both have seen, those not live here, for each replica whose live dots in that
+/// common part may differ from the peer's (it may hold dots we removed). The dots both
+/// have seen that are live here are no news to the peer (it holds them, or removed them
+/// since), so they are never sent.
+///
+/// The peer's summary of replica `r` covers all its live dots of `r`: it is compared
+/// with ours only when we have seen every dot of `r` the peer has (else the peer holds
+/// dots we cannot summarise, and the summaries differ whatever the common part holds).
+/// Where the comparison is impossible or fails, what goes is our removals of `r`'s dots
+/// in the common part: context ranges, no elements. See docs/decisions.md, "Catch-up
+/// from a digest".
 fn missing_context<S: Storage>(
     context: &CausalContext<S>,
     dots: ForEachDot<'_>,
     digest: &CausalDigest<S>,
 ) -> Result<CausalContext<S>, CapacityError> {
-    let mut wanted = context.difference(&digest.context)?;
+    let unseen = context.difference(&digest.context)?;
     let ours = live_summary(dots, Some(&digest.context))?;
-    for (r, summary) in ours.iter() {
-        if digest.live.get(r) != Some(summary) {
-            wanted.join(&context.only_replica(*r)?)?;
+    // Work for hashing the peer's dots we have not seen, below: bounded by the size of
+    // our own state, so a peer claiming a huge context costs no more than our state does.
+    let mut budget = ours
+        .iter()
+        .fold(1024u64, |n, (_, (count, _))| n.saturating_add(*count));
+    let mut news: Option<Option<CausalContext<S>>> = None;
+    // Replicas of which the peer holds live dots that may be removed here. (Where the
+    // peer holds no live dot of a replica, none of our removals is news to it.)
+    let mut unsure = S::Replicas::<(u64, u64)>::default();
+    for (r, theirs) in digest.live.iter() {
+        let (mut count, mut hash) = ours.get(r).copied().unwrap_or((0, 0));
+        let comparable = digest
+            .context
+            .ranges()
+            .all(|(q, first, last)| q != *r || context.contains_range(q, first, last));
+        // In fixed storage (microcontrollers: flash is tight) a replica we cannot compare
+        // directly stays unproven: its removals go, which is sound and small.
+        let mut sure = comparable;
+        if !comparable && !S::BOUNDED {
+            // Its summary covers dots of `r` we have not seen. If all of them are live
+            // there (adds not removed yet, the usual), it is ours over the common part
+            // joined with theirs: a summary of dots only, which we can compute.
+            let news = news.get_or_insert_with(|| digest.context.difference(context).ok());
+            let ranges = || {
+                news.iter()
+                    .flat_map(|n| n.ranges())
+                    .filter(|(q, _, _)| q == r)
+            };
+            let n = ranges().fold(0u64, |n, (_, first, last)| {
+                n.saturating_add((last - first).saturating_add(1))
+            });
+            sure = news.is_some() && n <= budget;
+            if sure {
+                budget -= n;
+                for (q, first, last) in ranges() {
+                    for c in first..=last {
+                        count += 1;
+                        hash ^= dot_hash(Dot::new(q, c));
+                    }
+                }
+            }
+        }
+        if !sure || (count, hash) != *theirs {
+            unsure.insert(*r, (0, 0))?;
         }
     }
-    for (r, summary) in digest.live.iter() {
-        if ours.get(r) != Some(summary) {
-            wanted.join(&context.only_replica(*r)?)?;
+    if unsure.is_empty() {
+        return Ok(unseen);
+    }
+    match with_removals(context, dots, &unseen, &unsure) {
+        Err(CapacityError) => {
+            // The removals do not fit this storage's context (scattered live dots in
+            // fixed storage): send those replicas whole instead, as sound and larger.
+            let mut wanted = unseen;
+            for (r, _) in unsure.iter() {
+                wanted.join(&context.only_replica(*r)?)?;
+            }
+            Ok(wanted)
         }
+        wanted => wanted,
+    }
+}
+
+/// `unseen` and the dots of the `unsure` replicas in `context` that are neither in
+/// `unseen` nor live (our removals of dots the peer has seen).
+fn with_removals<S: Storage>(
+    context: &CausalContext<S>,
+    dots: ForEachDot<'_>,
+    unseen: &CausalContext<S>,
+    unsure: &S::Replicas<(u64, u64)>,
+) -> Result<CausalContext<S>, CapacityError> {
+    let mut not_removed = unseen.clone();
+    let mut result = Ok(());
+    dots(&mut |d| {
+        if result.is_ok() && unsure.contains_key(&d.replica) {
+            result = not_removed.insert(d);
+        }
+    });
+    result?;
+    let mut wanted = unseen.clone();
+    for (r, _) in unsure.iter() {
+        wanted.join(&context.only_replica(*r)?.difference(&not_removed)?)?;
     }
     Ok(wanted)
 }

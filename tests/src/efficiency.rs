@@ -76,6 +76,19 @@ where
         config: Config,
         latency_ms: u64,
         seed: u64,
+        initial: impl FnMut(usize) -> T,
+    ) -> Self {
+        let ids: Vec<ReplicaId> = (1..=links.len() as u64).map(ReplicaId).collect();
+        Self::with_ids(links, &ids, config, latency_ms, seed, initial)
+    }
+
+    /// As [`Cluster::new`], with replica ids `ids[i]`.
+    pub fn with_ids(
+        links: &[Vec<usize>],
+        ids: &[ReplicaId],
+        config: Config,
+        latency_ms: u64,
+        seed: u64,
         mut initial: impl FnMut(usize) -> T,
     ) -> Self {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -84,7 +97,7 @@ where
         let mut timers = BinaryHeap::new();
         for (i, peers) in links.iter().enumerate() {
             let phase = rng.next_u64() % config.sync_interval_ms.max(1);
-            let mut node = Node::new(ReplicaId(i as u64 + 1), initial(i), config, phase, &mut rng);
+            let mut node = Node::new(ids[i], initial(i), config, phase, &mut rng);
             for &j in peers {
                 node.add_peer(j).expect("PEERS holds the topology's degree");
             }
@@ -169,6 +182,12 @@ where
         self.nodes[i].update(mutate)?;
         self.flush(i, 1);
         Ok(())
+    }
+
+    /// Sends now what replica `i` has to send (as a timer would make it), without
+    /// waiting for its first timer.
+    pub fn kick(&mut self, i: usize) {
+        self.flush(i, 1);
     }
 
     /// Sends what replica `i` has to send, as frames of hop depth `depth`.

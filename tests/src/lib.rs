@@ -22,6 +22,7 @@
 //! `tests/laws.rs` instantiates every law for every type in both storage modes.
 
 pub mod efficiency;
+pub mod exchange;
 pub mod history;
 pub mod laws;
 pub mod subjects;
