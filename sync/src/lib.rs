@@ -96,7 +96,9 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-#[cfg(feature = "std")]
+#[cfg(any(feature = "alloc", test))]
+extern crate alloc;
+#[cfg(any(feature = "std", test))]
 extern crate std;
 
 mod buffer;
@@ -105,6 +107,7 @@ mod metrics;
 mod node;
 mod peer;
 mod reassembly;
+mod transfer;
 #[cfg(feature = "std")]
 pub mod udp;
 mod wire;
@@ -113,4 +116,5 @@ pub use config::{ByteBudget, Config};
 pub use metrics::{DropReason, Drops, Metrics};
 pub use node::{Event, Node, PeersFull, Transmit};
 pub use peer::{Liveness, PeerInfo};
+pub use transfer::Refusal;
 pub use wire::frame;

@@ -1,0 +1,259 @@
+//! Transfers: messages of any size, sent as chunks, acknowledged selectively, staged by the
+//! receiver and handed over whole.
+//!
+//! A *transfer* is one encoded message (a digest, a catch-up or a delta-interval) cut into
+//! chunks of `chunk` bytes (the last one shorter) that each fit one frame. Every chunk frame
+//! carries a [`ChunkHeader`]: the transfer id, the message length, the chunk size and the
+//! chunk's index, so any chunk, in any order, tells the receiver everything it needs to
+//! stage the transfer. A transfer is identified by *(sender incarnation, transfer id)*: the
+//! incarnation is in the frame header, the id grows by one per transfer within an
+//! incarnation, so a restart of either side can never splice the chunks of two transfers.
+//!
+//! ```text
+//!  sender (Sender)                                   receiver (Inbound)
+//!  snapshot the encoded message
+//!  chunks 0..w ─────────────────────────────────────► stage; bitmap of chunks held
+//!            ◄──── Ack { next, sacks: bitmap after next }
+//!  mark acked; a chunk sent ≥ 3 sends before the
+//!  newest acked one is lost: send it again
+//!  no ack for an RTO: send the lowest unacked chunk
+//!  again as a probe (its ack tells what is missing)
+//!  ...                                                all chunks in: hand the message over
+//!            ◄──── Ack { Complete }                   remember the id: later chunks of it
+//!  done: free the snapshot                            are answered Complete again
+//! ```
+//!
+//! * **Selective repeat.** The receiver's [`Ack`] says "all chunks below `next` and those
+//!   set in `sacks`" (like TCP SACK or QUIC ACK ranges); only chunks it lacks are sent
+//!   again. The sender keeps a send stamp per chunk: a chunk still unacknowledged when one
+//!   sent [`REORDER_THRESHOLD`] sends later is acknowledged is presumed lost; a lost
+//!   acknowledgement or tail is recovered by a retransmission timeout (RFC 6298 estimator)
+//!   that resends one chunk only.
+//! * **Whole or nothing.** The receiver stages the bytes and exposes nothing until every
+//!   chunk is in: a partly received catch-up is never joined (see `docs/decisions.md`).
+//! * **Bounded.** A transfer longer than the receiver's limit, or arriving while every
+//!   staging slot is taken, is refused with a typed [`Refusal`] that travels back in the
+//!   [`Ack`], so both sides can report it. Staging is allocated only after the announced
+//!   length passed the limit, and never more than that length plus a bit per chunk.
+//! * **Snapshots.** The sender encodes the message once, when the transfer starts, and
+//!   sends those bytes until it ends: a state that moves on meanwhile cannot make the
+//!   chunks disagree.
+//!
+//! The module is sans-IO like the node: time is a number of milliseconds passed in, and
+//! it never writes a frame itself, only the parts of one ([`ChunkHeader`], [`Ack`]).
+
+// Self-contained until the node sends its messages through it (the next step); until then
+// only the tests use it.
+#![allow(dead_code, unused_imports)]
+
+use serde::{Deserialize, Serialize};
+
+mod receive;
+mod send;
+mod storage;
+#[cfg(test)]
+mod tests;
+
+pub(crate) use receive::{ChunkOutcome, Inbound, Limits};
+pub(crate) use send::{AckOutcome, Sender};
+pub(crate) use storage::Storage;
+
+/// Bytes of chunk bitmap an acknowledgement carries at most after its `next` chunk: the
+/// sender keeps its chunks in flight within this span (`8 x SACK_BYTES + 1` chunks from
+/// its lowest unacknowledged one), so every chunk it may be waiting for can be reported.
+pub(crate) const SACK_BYTES: usize = 16;
+
+/// Chunks in flight span at most this many indices from the lowest unacknowledged one.
+pub(crate) const SPAN: u32 = 8 * SACK_BYTES as u32 + 1;
+
+/// A chunk still unacknowledged when one sent this many sends after it is acknowledged
+/// is presumed lost (TCP's duplicate-acknowledgement threshold): reordering by less than
+/// this costs no resend.
+pub(crate) const REORDER_THRESHOLD: u32 = 3;
+
+/// What precedes a chunk's bytes in a frame (after the frame header).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct ChunkHeader {
+    /// The transfer id: grows by one per transfer within a sender incarnation (wrapping).
+    pub(crate) transfer: u32,
+    /// Length of the whole message, in bytes (at least 1).
+    pub(crate) len: u32,
+    /// Chunk size: every chunk but the last holds exactly this many bytes (at least 1).
+    pub(crate) chunk: u32,
+    /// This chunk's index, from 0; its bytes start at `index x chunk`.
+    pub(crate) index: u32,
+}
+
+/// The widest encoding of a [`ChunkHeader`]: four `u32` varints of 5 bytes.
+pub(crate) const MAX_CHUNK_HEADER_LEN: usize = 20;
+
+impl ChunkHeader {
+    /// Number of chunks of the transfer.
+    pub(crate) fn count(&self) -> u32 {
+        self.len.div_ceil(self.chunk.max(1))
+    }
+
+    /// Where this chunk's bytes go in the message, if the header is possible and `data`
+    /// has the length it implies.
+    pub(crate) fn range(&self, data_len: usize) -> Option<core::ops::Range<usize>> {
+        self.bytes_range().filter(|r| r.len() == data_len)
+    }
+
+    /// Where this chunk's bytes are in the message, if the header is possible.
+    pub(crate) fn bytes_range(&self) -> Option<core::ops::Range<usize>> {
+        if self.len == 0 || self.chunk == 0 || self.index >= self.count() {
+            return None;
+        }
+        let start = (self.index as usize).checked_mul(self.chunk as usize)?;
+        let end = start
+            .checked_add(self.chunk as usize)?
+            .min(self.len as usize);
+        Some(start..end)
+    }
+
+    /// Whether the transfer fits one frame: such a message is delivered at once and never
+    /// acknowledged (the sync protocol above resends what it still needs).
+    pub(crate) fn is_single(&self) -> bool {
+        self.count() == 1
+    }
+}
+
+/// Why a receiver refused a transfer. Travels back to the sender in its acknowledgement, so both
+/// sides can report it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum Refusal {
+    /// The message is longer than the receiver takes: its configured maximum, or its fixed
+    /// buffer. Sending it again cannot help; raise the receiver's limit (`Config`, or the
+    /// node's `MSG` capacity without `alloc`) or make the state smaller.
+    TooLarge {
+        /// The announced length.
+        len: u32,
+        /// The most the receiver takes.
+        limit: u32,
+    },
+    /// Every staging slot of the receiver is busy with other neighbours' transfers. The
+    /// sync protocol retries later.
+    Busy,
+    /// The receiver could not allocate the staging (an allocator failure, `alloc` only).
+    OutOfMemory,
+}
+
+impl core::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Refusal::TooLarge { len, limit } => {
+                write!(f, "transfer of {len} bytes exceeds the receiver's {limit}")
+            }
+            Refusal::Busy => f.write_str("every staging slot of the receiver is busy"),
+            Refusal::OutOfMemory => f.write_str("the receiver could not allocate the staging"),
+        }
+    }
+}
+
+impl core::error::Error for Refusal {}
+
+/// What the receiver says about a transfer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum AckStatus<'a> {
+    /// Chunks `0..next` are in, and chunk `next + 1 + 8 x j + i` for every bit `i` (low
+    /// bit first) of byte `j` of `sacks`.
+    Progress {
+        /// The lowest chunk still missing.
+        next: u32,
+        /// The chunks held after `next`, as a bitmap (trailing zero bytes trimmed).
+        sacks: &'a [u8],
+    },
+    /// Every chunk is in and the message was handed over.
+    Complete,
+    /// The transfer is refused; nothing of it is staged.
+    Refused(Refusal),
+}
+
+/// An acknowledgement of a transfer's chunks: the body of a transfer-ack frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Ack<'a> {
+    /// The transfer acknowledged (of the incarnation the frame header's `to_incarnation`
+    /// names).
+    pub(crate) transfer: u32,
+    /// What the receiver holds.
+    #[serde(borrow)]
+    pub(crate) status: AckStatus<'a>,
+}
+
+impl<'a> Ack<'a> {
+    /// Encodes into `out`; returns the length. A `Progress` bitmap is cut to what fits
+    /// (losing only information about later chunks).
+    pub(crate) fn encode(&self, out: &mut [u8]) -> Option<usize> {
+        if let Ok(used) = postcard::to_slice(self, out) {
+            return Some(used.len());
+        }
+        let AckStatus::Progress { next, sacks } = self.status else {
+            return None;
+        };
+        (0..sacks.len()).rev().find_map(|keep| {
+            let cut = Ack {
+                transfer: self.transfer,
+                status: AckStatus::Progress {
+                    next,
+                    sacks: &sacks[..keep],
+                },
+            };
+            postcard::to_slice(&cut, &mut *out).ok().map(|u| u.len())
+        })
+    }
+
+    /// Decodes an acknowledgement (the whole of `bytes`).
+    pub(crate) fn decode(bytes: &'a [u8]) -> Option<Self> {
+        let ack: Ack<'a> = postcard::from_bytes(bytes).ok()?;
+        match ack.status {
+            AckStatus::Progress { sacks, .. } if sacks.len() > SACK_BYTES => None,
+            _ => Some(ack),
+        }
+    }
+}
+
+/// A running estimate of the round-trip time and the retransmission timeout (RFC 6298,
+/// in milliseconds).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Rtt {
+    srtt: Option<u64>,
+    rttvar: u64,
+    /// Retransmission timeout before any sample.
+    initial_ms: u64,
+}
+
+/// The shortest retransmission timeout, in milliseconds: below it, scheduling noise on a
+/// fast link would resend chunks that are not lost.
+pub(crate) const MIN_RTO_MS: u64 = 10;
+
+impl Rtt {
+    pub(crate) const fn new(initial_ms: u64) -> Self {
+        Rtt {
+            srtt: None,
+            rttvar: 0,
+            initial_ms,
+        }
+    }
+
+    pub(crate) fn sample(&mut self, rtt_ms: u64) {
+        match self.srtt {
+            None => {
+                self.srtt = Some(rtt_ms);
+                self.rttvar = rtt_ms / 2;
+            }
+            Some(srtt) => {
+                self.rttvar = (3 * self.rttvar + srtt.abs_diff(rtt_ms)) / 4;
+                self.srtt = Some((7 * srtt + rtt_ms) / 8);
+            }
+        }
+    }
+
+    pub(crate) fn rto_ms(&self) -> u64 {
+        match self.srtt {
+            None => self.initial_ms.max(MIN_RTO_MS),
+            Some(srtt) => (srtt + (4 * self.rttvar).max(1)).max(MIN_RTO_MS),
+        }
+    }
+}
