@@ -23,9 +23,22 @@ pub struct ByteBudget {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Config {
-    /// Largest frame the transport carries, in bytes (at least 48). Messages larger than
-    /// one frame are fragmented.
+    /// Largest frame the transport carries, in bytes (at least 48). A message larger
+    /// than one frame travels as a transfer of chunks (see [`Config::max_message_bytes`]).
     pub mtu: usize,
+    /// Longest message (a catch-up, a digest or a delta-interval) this node sends or
+    /// takes, in bytes. With `alloc`, transfer buffers are allocated to each message's
+    /// length up to this, so it bounds the memory a neighbour can make this node stage:
+    /// at most `max_transfers` messages of this length at once. Without `alloc` the
+    /// node's `MSG` capacity bounds it too.
+    pub max_message_bytes: usize,
+    /// Transfers received at once, at most (the node's `TRANSFERS` capacity bounds it
+    /// too); a transfer arriving while all are taken is refused as busy and the sync
+    /// protocol tries again later.
+    pub max_transfers: usize,
+    /// Chunks of a transfer in flight (sent, not acknowledged) at most: with
+    /// `mtu`-byte frames, about `transfer_window x mtu` bytes per round trip.
+    pub transfer_window: u32,
     /// How often deltas go out to neighbours, in milliseconds.
     pub sync_interval_ms: u64,
     /// A neighbour that has heard nothing from us for this long gets a heartbeat.
@@ -65,10 +78,14 @@ pub struct Config {
 impl Config {
     /// Defaults for a transport with the given MTU: sync every second, heartbeat every
     /// 2 s, suspect after 5 s, dead after 15 s, retries from 500 ms to 30 s, acks wait up
-    /// to a second (until the next sync round) to ride on other frames.
+    /// to a second (until the next sync round) to ride on other frames; messages up to
+    /// 16 MiB, 4 transfers received at once, 32 chunks in flight.
     pub const fn new(mtu: usize) -> Self {
         Config {
             mtu,
+            max_message_bytes: 16 << 20,
+            max_transfers: 4,
+            transfer_window: 32,
             sync_interval_ms: 1_000,
             heartbeat_interval_ms: 2_000,
             suspect_after_ms: 5_000,

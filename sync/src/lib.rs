@@ -106,7 +106,6 @@ mod config;
 mod metrics;
 mod node;
 mod peer;
-mod reassembly;
 mod transfer;
 #[cfg(feature = "std")]
 pub mod udp;

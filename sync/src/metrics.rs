@@ -198,6 +198,21 @@ pub struct Metrics {
     /// Times the delta buffer could not coalesce (capacity) and was cleared, sending
     /// every neighbour through a digest catch-up instead.
     pub buffer_resets: u64,
+    /// Transfers (messages larger than one frame) started towards neighbours.
+    pub transfers_started: u64,
+    /// Transfers the receiver acknowledged whole.
+    pub transfers_delivered: u64,
+    /// Transfers received whole (then handled like any message).
+    pub transfers_received: u64,
+    /// Transfers refused, either way: by this node (each also an
+    /// [`crate::Event::IncomingRefused`]) or by the receiver (an
+    /// [`crate::Event::OutgoingRefused`]).
+    pub transfers_refused: u64,
+    /// Transfers given up: sent without progress, or staged without a new chunk, for
+    /// `dead_after_ms` (the sync protocol asks again).
+    pub transfers_abandoned: u64,
+    /// Chunk frames sent (first sends and resends).
+    pub chunks_sent: u64,
     /// Refused frames and unsendable messages, by reason.
     pub drops: Drops,
 }

@@ -274,6 +274,15 @@ impl<A: Copy + PartialEq> Peer<A> {
         }
     }
 
+    /// `true` when the budget would let `len` bytes out now (debits nothing).
+    pub(crate) fn can_spend(&mut self, now_ms: u64, len: usize, config: &Config) -> bool {
+        let Some(budget) = config.budget else {
+            return true;
+        };
+        self.refill(now_ms, budget);
+        self.tokens >= len as u64
+    }
+
     /// When the budget will hold `len` bytes.
     pub(crate) fn budget_ready_ms(&self, len: usize, config: &Config) -> u64 {
         let Some(budget) = config.budget else {

@@ -6,8 +6,9 @@
 //!
 //! * `receive.rs`: [`Node::handle_datagram`], one `Result<_, DropReason>` path from frame
 //!   to joined state, and the handlers of each message kind;
-//! * `transmit.rs`: [`Node::poll_transmit`], choosing, encoding and fragmenting the most
-//!   urgent message owed to a neighbour;
+//! * `transmit.rs`: [`Node::poll_transmit`], choosing and writing the most urgent frame
+//!   owed to a neighbour;
+//! * `transfers.rs`: messages larger than a frame, sent and received as transfers;
 //! * `timers.rs`: [`Node::handle_timeout`] and [`Node::poll_timeout`], both reading one
 //!   table of deadlines.
 //!
@@ -25,13 +26,14 @@ use crate::buffer::DeltaBuffer;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::peer::{DigestDue, Liveness, Peer, PeerInfo};
-use crate::reassembly::Reassembly;
+use crate::transfer::{Buffer, Refusal};
 
 mod receive;
 mod timers;
+mod transfers;
 mod transmit;
 
-use transmit::Outgoing;
+use transfers::Transfers;
 
 /// Catch-ups computed and waiting to be sent.
 const CATCH_UP_QUEUE: usize = 2;
@@ -52,6 +54,7 @@ pub struct Transmit<A> {
 /// Something the application may want to react to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum Event {
     /// The state changed by joining something a neighbour sent.
     StateChanged,
@@ -61,6 +64,25 @@ pub enum Event {
     PeerSuspect(ReplicaId),
     /// A neighbour went silent for `dead_after_ms`.
     PeerDown(ReplicaId),
+    /// A message owed to `peer` (a catch-up, a digest or a delta-interval) could not
+    /// go: too large for this node to send (its `MSG` capacity, `max_message_bytes`, or
+    /// one frame when it has no transfer buffers), or refused by the neighbour, which
+    /// says why. Sync with that neighbour stalls until the state, the configuration or
+    /// the neighbour's limits change.
+    OutgoingRefused {
+        /// The neighbour.
+        peer: ReplicaId,
+        /// Why.
+        refusal: Refusal,
+    },
+    /// This node refused a transfer from `peer` (longer than it takes, or every staging
+    /// slot busy); the refusal is sent back.
+    IncomingRefused {
+        /// The neighbour.
+        peer: ReplicaId,
+        /// Why.
+        refusal: Refusal,
+    },
 }
 
 /// Adding a peer failed: the peers table is full.
@@ -86,13 +108,16 @@ struct PendingCatchUp<D> {
 /// One replica of a CRDT value of type `T`, speaking the Starling sync protocol with its
 /// neighbours over any datagram transport whose addresses are `A`.
 ///
-/// Capacities: `PEERS` neighbours, `DELTAS` buffered delta groups, messages of up to `MSG`
-/// bytes (a delta-interval, a digest or a catch-up must encode within it). The node
-/// holds `REASSEMBLY + 1` message buffers of `MSG` bytes: one to send, and `REASSEMBLY`
-/// (by default one per neighbour) to reassemble fragmented messages in. When every
-/// frame can carry a whole message (`config.mtu` at least `MSG` plus 64 bytes of frame
-/// header), messages are never fragmented and `REASSEMBLY = 0` saves the buffers; a
-/// fragmented message is then dropped and counted in [`crate::Drops::oversized`].
+/// Capacities: `PEERS` neighbours, `DELTAS` buffered delta groups, and `TRANSFERS`
+/// transfers each way (by default one per neighbour). A message (a delta-interval, a
+/// digest or a catch-up) that fits one frame is sent as one; a larger one travels as a
+/// transfer of chunks, acknowledged selectively, staged by the receiver and handled
+/// whole. Transfer buffers are sized by `MSG` without `alloc` (`2 x TRANSFERS` buffers of
+/// `MSG` bytes inline; a sender's buffer also holds 4 bytes per chunk), and allocated to
+/// each message's length, up to [`Config::max_message_bytes`], with it (`MSG` is then
+/// unused). With `TRANSFERS = 0` the node holds no buffers and sends and takes only
+/// messages of one frame (`config.mtu` at least the largest message plus 64 bytes);
+/// anything larger is refused, counted, and reported as an [`Event`].
 ///
 /// The node owns no socket, clock, thread, allocator or random source. Drive it with
 /// four families of calls (see the crate docs for a complete loop):
@@ -109,7 +134,7 @@ pub struct Node<
     const PEERS: usize = 8,
     const DELTAS: usize = 16,
     const MSG: usize = 2048,
-    const REASSEMBLY: usize = PEERS,
+    const TRANSFERS: usize = PEERS,
 > where
     T: Reconcile + Serialize + DeserializeOwned,
 {
@@ -124,16 +149,12 @@ pub struct Node<
     metrics: Metrics,
     next_round_ms: u64,
     now_ms: u64,
-    /// One message being reassembled per neighbour: every neighbour may be sending us a
-    /// fragmented message at once (after a partition or a restart, or fan-in to a hub),
-    /// and with fewer slots than senders, least-recently-used eviction of interleaved
-    /// fragments starves them all.
-    reassembly: Reassembly<REASSEMBLY, MSG>,
+    /// Transfers both ways: by default one per neighbour, since every neighbour may be
+    /// sending us a large message at once (after a partition or a restart, or fan-in to
+    /// a hub).
+    transfers: Transfers<Buffer<MSG>, TRANSFERS>,
     catch_ups: heapless::Vec<PendingCatchUp<T::Digest>, CATCH_UP_QUEUE>,
     events: heapless::Deque<Event, EVENT_QUEUE>,
-    outgoing: Option<Outgoing<A>>,
-    message_bytes: [u8; MSG],
-    message_id: u16,
     next_nonce: u32,
     cursor: usize,
 }
@@ -142,8 +163,8 @@ pub struct Node<
 // or timeout, so a call costs nothing measurable, while inlining them into their callers
 // (an application's async state machine calls several of them from more than one place)
 // duplicated code: 1,036 bytes of flash on the firmware example's sensor node.
-impl<T, A, const PEERS: usize, const DELTAS: usize, const MSG: usize, const REASSEMBLY: usize>
-    Node<T, A, PEERS, DELTAS, MSG, REASSEMBLY>
+impl<T, A, const PEERS: usize, const DELTAS: usize, const MSG: usize, const TRANSFERS: usize>
+    Node<T, A, PEERS, DELTAS, MSG, TRANSFERS>
 where
     T: Reconcile + Serialize + DeserializeOwned,
     A: Copy + PartialEq,
@@ -181,12 +202,9 @@ where
             metrics: Metrics::default(),
             next_round_ms: now_ms,
             now_ms,
-            reassembly: Reassembly::new(),
+            transfers: Transfers::new(),
             catch_ups: heapless::Vec::new(),
             events: heapless::Deque::new(),
-            outgoing: None,
-            message_bytes: [0; MSG],
-            message_id: 0,
             next_nonce: rng.next_u32(),
             cursor: 0,
         }

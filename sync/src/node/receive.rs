@@ -1,5 +1,5 @@
-//! Receiving: a frame in, its header accepted, its message decoded (reassembled first if
-//! fragmented) and handled. One path, `Node::receive`, that returns the first
+//! Receiving: a frame in, its header accepted, its message decoded (staged first if it
+//! is a chunk of a transfer, see `transfers.rs`) and handled. One path, `Node::receive`, that returns the first
 //! [`DropReason`] a frame meets; [`Node::handle_datagram`] counts it, in one place.
 //!
 //! A new message kind adds a `Message` variant (`wire/message.rs`) and a handler here.
@@ -13,12 +13,11 @@ use starling_core::{Reconcile, ReplicaId};
 use super::{Event, Node, PendingCatchUp};
 use crate::metrics::DropReason;
 use crate::peer::{Inbound, Outbound, Peer};
-use crate::reassembly::Fragment;
 use crate::wire::frame::{self, FrameKind, Header};
 use crate::wire::message::{self, CatchUpMsg, DeltasMsg, DigestMsg, Message};
 
-impl<T, A, const PEERS: usize, const DELTAS: usize, const MSG: usize, const REASSEMBLY: usize>
-    Node<T, A, PEERS, DELTAS, MSG, REASSEMBLY>
+impl<T, A, const PEERS: usize, const DELTAS: usize, const MSG: usize, const TRANSFERS: usize>
+    Node<T, A, PEERS, DELTAS, MSG, TRANSFERS>
 where
     T: Reconcile + Serialize + DeserializeOwned,
     A: Copy + PartialEq,
@@ -40,7 +39,7 @@ where
     /// nothing but the frame and our own identity come before anything changes.
     #[inline(never)]
     fn receive(&mut self, from: A, bytes: &[u8]) -> Result<(), DropReason> {
-        let (header, fragment) = frame::decode(bytes)?;
+        let (header, body) = frame::decode(bytes)?;
         if header.from == self.id {
             return Err(DropReason::Malformed);
         }
@@ -58,33 +57,17 @@ where
             return Err(DropReason::Replayed);
         }
         self.accept_header(p, &header, incarnation, from);
-        if header.kind == FrameKind::Heartbeat {
-            return Ok(());
-        }
-        let message = if header.count == 1 {
-            if fragment.len() > MSG || header.offset != 0 {
-                return Err(DropReason::Oversized);
-            }
-            message::decode(header.kind, fragment)?
-        } else {
-            match self.reassembly.insert(
-                header.from,
-                header.incarnation,
-                header.message,
-                header.index,
-                header.count,
-                header.offset,
-                fragment,
-            ) {
-                Fragment::Complete(slot, len) => {
-                    let decoded = message::decode(header.kind, self.reassembly.bytes(slot, len));
-                    self.reassembly.release(slot);
-                    decoded?
-                }
-                Fragment::Pending => return Ok(()),
-                Fragment::Duplicate => return Err(DropReason::Duplicate),
-                Fragment::Oversized => return Err(DropReason::Oversized),
-                Fragment::Busy => return Err(DropReason::Busy),
+        let message = match (header.kind, header.chunk) {
+            (FrameKind::Heartbeat, _) => return Ok(()),
+            (FrameKind::TransferAck, _) => return self.on_transfer_ack(p, &header, body),
+            (kind, None) => message::decode(kind, body)?,
+            (kind, Some(chunk)) => {
+                let Some(slot) = self.on_chunk(p, &header, &chunk, body)? else {
+                    return Ok(());
+                };
+                let decoded = message::decode(kind, self.transfers.inbound.message(slot));
+                self.transfers.inbound.finish(slot);
+                decoded?
             }
         };
         match message {
@@ -108,12 +91,15 @@ where
         peer.addr = from;
         if peer.incarnation != Some(incarnation) {
             if peer.incarnation.is_some() {
-                // It restarted: what we knew of its progress is void.
+                // It restarted: what we knew of its progress is void, and so are the
+                // transfers with its previous incarnation.
                 peer.retired = [peer.incarnation, peer.retired[0]];
                 peer.reset_marks();
+                self.transfers.forget(header.from);
             }
-            peer.incarnation = Some(incarnation);
+            self.peers[p].incarnation = Some(incarnation);
         }
+        let peer = &mut self.peers[p];
         if peer.heard(now, &config) {
             self.push_event(Event::PeerUp(header.from));
         }
@@ -144,6 +130,15 @@ where
         let Some(peer_id) = self.peers[p].id else {
             return;
         };
+        if self
+            .transfers
+            .sending_to(peer_id)
+            .and_then(|o| o.route)
+            .is_some_and(|r| r.kind == FrameKind::CatchUp && r.nonce == m.nonce)
+        {
+            // A retry of the request our catch-up under way answers.
+            return;
+        }
         // The catch-up is computed when it is sent, so it covers every update until then.
         self.catch_ups.retain(|c| c.to != peer_id);
         if self.catch_ups.is_full() {

@@ -84,8 +84,8 @@ impl Timers {
     }
 }
 
-impl<T, A, const PEERS: usize, const DELTAS: usize, const MSG: usize, const REASSEMBLY: usize>
-    Node<T, A, PEERS, DELTAS, MSG, REASSEMBLY>
+impl<T, A, const PEERS: usize, const DELTAS: usize, const MSG: usize, const TRANSFERS: usize>
+    Node<T, A, PEERS, DELTAS, MSG, TRANSFERS>
 where
     T: Reconcile + Serialize + DeserializeOwned,
     A: Copy + PartialEq,
@@ -119,6 +119,7 @@ where
                 peer.retired = [None; 2];
                 if let Some(id) = peer.id {
                     let _ = self.events.push_back(Event::PeerDown(id));
+                    self.transfers.forget(id);
                 }
                 forget = !peer.configured;
             } else if peer.liveness == Liveness::Alive {
@@ -140,11 +141,19 @@ where
         for peer in self.peers.iter_mut() {
             if Timers::of(peer, &config, now).expired(Timer::Probe, now) {
                 // Same nonce as an outstanding request: a catch-up answering either
-                // the first try or this one is welcome.
-                Self::want_digest(peer, true, &mut self.next_nonce);
+                // the first try or this one is welcome. Not while a transfer from it
+                // is arriving: that is most likely the answer, and a retry would make
+                // it compute and send the catch-up again.
+                let receiving = peer
+                    .id
+                    .is_some_and(|id| self.transfers.inbound.receiving_from(id));
+                if !receiving {
+                    Self::want_digest(peer, true, &mut self.next_nonce);
+                }
                 peer.schedule_probe(now, &config, rng);
             }
         }
+        self.transfer_timeouts();
         // Sync round: delayed acknowledgements go out with it (or alone) at the latest.
         let round = now >= self.next_round_ms;
         if round {
@@ -228,19 +237,16 @@ where
                 next = next.min(t);
             }
         }
-        // Out of budget: nothing goes out before the message being sent can go on (the
-        // others queue behind it), or, if none, before a peer owed something can be sent to.
+        if let Some(t) = self.transfer_deadline() {
+            next = next.min(t);
+        }
+        // Out of budget: nothing goes out before a peer owed something (a message, a
+        // chunk, a transfer acknowledgement) has the budget for a frame.
         if self.config.budget.is_some() {
-            let blocked = self.outgoing.as_ref().and_then(|o| self.peers.get(o.peer));
-            let ready = match blocked {
-                Some(p) => Some(p.budget_ready_ms(self.config.mtu, &self.config)),
-                None => self
-                    .peers
-                    .iter()
-                    .filter(|p| p.owes_anything())
-                    .map(|p| p.budget_ready_ms(self.config.mtu, &self.config))
-                    .min(),
-            };
+            let ready = (0..self.peers.len())
+                .filter(|&p| self.peers[p].owes_anything() || self.transfer_owes(p))
+                .map(|p| self.peers[p].budget_ready_ms(self.config.mtu, &self.config))
+                .min();
             if let Some(ready) = ready {
                 next = next.min(ready);
             }

@@ -1,10 +1,12 @@
-//! Transmitting: choosing the most urgent message owed to a neighbour, encoding it, and
-//! sending it fragment by fragment within the MTU and the byte budget.
+//! Transmitting: choosing the most urgent frame owed to a neighbour and writing it,
+//! within the MTU and the byte budget.
 //!
-//! `Node::prepare_for` picks what is owed, in priority order (a catch-up, our digest,
-//! a delta-interval, a bare acknowledgement or heartbeat), encodes it into the message
-//! buffer, and `Node::start_message` frames it. A new message kind adds its encoding
-//! as one more arm of `prepare_for` and hands the result to `start_message`.
+//! `Node::transmit_to` picks what is owed to a neighbour, in priority order: an
+//! acknowledgement of its transfer, the next chunk of ours, then a message (a catch-up,
+//! our digest, a delta-interval, a bare acknowledgement or heartbeat) that
+//! `Node::send_message` (`transfers.rs`) writes as one frame or starts as a transfer.
+//! Neighbours take turns, one frame each, so a long transfer to one never starves the
+//! others.
 
 use core::num::NonZeroU32;
 
@@ -12,25 +14,15 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use starling_core::Reconcile;
 
+use super::transfers::Unsent;
 use super::{Node, Transmit};
 use crate::metrics::DropReason;
 use crate::peer::{DigestDue, Outbound};
-use crate::wire::frame::{self, CRC_LEN, FrameKind, Header};
+use crate::wire::frame::{self, CRC_LEN, FrameKind};
 use crate::wire::message::{CatchUpMsg, DeltasMsg, DigestMsg};
 
-/// The message being sent, fragment by fragment.
-pub(super) struct Outgoing<A> {
-    to: A,
-    /// Index of the peer in the table when the message was prepared.
-    pub(super) peer: usize,
-    header: Header,
-    len: usize,
-    chunk: usize,
-    next: u8,
-}
-
-impl<T, A, const PEERS: usize, const DELTAS: usize, const MSG: usize, const REASSEMBLY: usize>
-    Node<T, A, PEERS, DELTAS, MSG, REASSEMBLY>
+impl<T, A, const PEERS: usize, const DELTAS: usize, const MSG: usize, const TRANSFERS: usize>
+    Node<T, A, PEERS, DELTAS, MSG, TRANSFERS>
 where
     T: Reconcile + Serialize + DeserializeOwned,
     A: Copy + PartialEq,
@@ -44,38 +36,61 @@ where
             return None;
         }
         let buf = &mut buf[..self.config.mtu];
-        if self.outgoing.is_some() {
-            return self.emit_fragment(buf);
-        }
+        let (now, config) = (self.now_ms, self.config);
         let n = self.peers.len();
         for step in 0..n {
             let p = (self.cursor + step) % n;
-            if !self.peers[p].spend(self.now_ms, 0, &self.config) {
+            // Out of budget for a whole frame: it waits (see `poll_timeout`).
+            if !self.peers[p].can_spend(now, config.mtu, &config) {
                 continue;
             }
-            if self.prepare_for(p) {
+            if let Some(len) = self.transmit_to(p, buf) {
                 self.cursor = (p + 1) % n;
-                return self.emit_fragment(buf);
+                let peer = &mut self.peers[p];
+                peer.spend(now, len, &config);
+                self.metrics.frames_sent += 1;
+                self.metrics.bytes_sent += len as u64;
+                return Some(Transmit { to: peer.addr, len });
             }
         }
         None
     }
 
-    /// Encodes the most urgent message owed to peer `p` into the message buffer and
-    /// makes it the outgoing message. `false` if nothing is owed (or can be sent).
+    /// Writes the most urgent frame owed to peer `p` into `buf`; its length, or `None`
+    /// if nothing is owed (or can be sent now).
     #[inline(never)]
-    fn prepare_for(&mut self, p: usize) -> bool {
+    fn transmit_to(&mut self, p: usize, buf: &mut [u8]) -> Option<usize> {
+        // With no senders, acknowledgements still carry our refusals back.
+        if let Some(len) = self.write_transfer_ack(p, buf) {
+            return Some(len);
+        }
+        if let Some(len) = self.write_chunk(p, buf) {
+            return Some(len);
+        }
+        self.write_message(p, buf)
+    }
+
+    /// Writes the most urgent message owed to peer `p`, as one frame or the first chunk
+    /// of a transfer.
+    #[inline(never)]
+    fn write_message(&mut self, p: usize, buf: &mut [u8]) -> Option<usize> {
         let config = self.config;
         let peer_id = self.peers[p].id;
-        let queued = peer_id.and_then(|id| self.catch_ups.iter().position(|c| c.to == id));
-        let mut pull = false;
-        let (kind, len) = if let Some(q) = queued {
+        // While a transfer to it is under way, or every sender is busy, only what fits
+        // one frame goes (a catch-up waits rather than being computed for nothing).
+        let can_transfer = TRANSFERS == 0
+            || (peer_id.is_some_and(|id| self.transfers.sending_to(id).is_none())
+                && self.transfers.outgoing.iter().any(|o| o.route.is_none()));
+        let queued = peer_id
+            .filter(|_| can_transfer)
+            .and_then(|id| self.catch_ups.iter().position(|c| c.to == id));
+        if let Some(q) = queued {
             let c = self.catch_ups.remove(q);
             let delta = match self.state.missing_for(&c.digest) {
                 Ok(d) => d,
                 Err(_) => {
                     self.metrics.drops.count(DropReason::CapacityToSend);
-                    return false;
+                    return None;
                 }
             };
             let msg = CatchUpMsg {
@@ -83,73 +98,117 @@ where
                 seq: self.seq,
                 delta,
             };
-            let Some(len) = self.encode_message(&msg) else {
-                return false;
+            return match self.send_message(p, FrameKind::CatchUp, c.nonce, &msg, false, false, buf)
+            {
+                Ok(len) => {
+                    self.metrics.catchups_sent += 1;
+                    Some(len)
+                }
+                Err(Unsent::Later) => None,
+                Err(Unsent::Refused(r)) => {
+                    // Discarded: the neighbour's digest retry asks again.
+                    self.refused_to_send(p, r);
+                    None
+                }
             };
-            self.metrics.catchups_sent += 1;
-            (FrameKind::CatchUp, len)
-        } else if let Some(due) = self.peers[p].owed.digest {
+        }
+        if let Some(due) = self.peers[p].owed.digest {
             let Ok(digest) = self.state.digest() else {
                 self.metrics.drops.count(DropReason::CapacityToSend);
                 self.peers[p].owed.digest = None;
-                return false;
+                return None;
             };
             let msg = DigestMsg {
                 nonce: self.peers[p].inbound.nonce().map_or(0, NonZeroU32::get),
                 reply: due == DigestDue::Request,
                 digest,
             };
-            self.peers[p].owed.digest = None;
-            let Some(len) = self.encode_message(&msg) else {
-                return false;
-            };
-            self.metrics.digests_sent += 1;
-            (FrameKind::Digest, len)
-        } else if self.peers[p].owed.deltas
-            && self.peers[p].outbound.ack().is_some_and(|a| a < self.seq)
-        {
-            pull = config.push_pull && self.peers[p].owed.round;
-            self.peers[p].owed.deltas = false;
-            self.peers[p].owed.round = false;
-            match self.encode_interval(p) {
-                Some(len) => {
-                    self.metrics.intervals_sent += 1;
-                    (FrameKind::Deltas, len)
+            match self.send_message(p, FrameKind::Digest, 0, &msg, false, !can_transfer, buf) {
+                Ok(len) => {
+                    self.peers[p].owed.digest = None;
+                    self.metrics.digests_sent += 1;
+                    return Some(len);
                 }
-                None => {
-                    // No interval can go (its start was collected, or it does not fit a
-                    // message): catch the peer up from its digest instead.
-                    // Our digest, asking for its own, goes out at the next timeout and
-                    // is retried like a probe until it asks: not every round (its stale
-                    // acks bring us back here each round, and a digest per round per
-                    // peer flooded a node that could not keep up).
-                    let peer = &mut self.peers[p];
-                    if !matches!(peer.outbound, Outbound::Resync { .. }) {
-                        peer.next_probe_ms = self.now_ms;
-                    }
-                    peer.outbound = Outbound::Resync { ack: None };
-                    return false;
+                // After the transfer under way; meanwhile the rest may go.
+                Err(Unsent::Later) => {}
+                Err(Unsent::Refused(r)) => {
+                    // Cleared: our retry schedule sends it again while we lack its past.
+                    self.peers[p].owed.digest = None;
+                    self.refused_to_send(p, r);
+                    return None;
                 }
             }
-        } else if self.peers[p].owed.ack || self.peers[p].owed.round {
-            pull = config.push_pull && self.peers[p].owed.round;
-            (FrameKind::Heartbeat, 0)
-        } else {
-            // Deltas asked for (a pull) with none to send: nothing is owed.
+        }
+        if can_transfer
+            && self.peers[p].owed.deltas
+            && self.peers[p].outbound.ack().is_some_and(|a| a < self.seq)
+        {
+            let pull = config.push_pull && self.peers[p].owed.round;
             self.peers[p].owed.deltas = false;
-            return false;
-        };
-        self.start_message(p, kind, len, pull)
+            match self.encode_interval(p) {
+                Some((msg_from, msg_to, delta)) => {
+                    let msg = DeltasMsg {
+                        from: msg_from,
+                        to: msg_to,
+                        delta,
+                    };
+                    match self.send_message(p, FrameKind::Deltas, 0, &msg, pull, false, buf) {
+                        Ok(len) => {
+                            self.metrics.intervals_sent += 1;
+                            return Some(len);
+                        }
+                        Err(Unsent::Later) => {
+                            self.peers[p].owed.deltas = true;
+                            return None;
+                        }
+                        Err(Unsent::Refused(r)) => {
+                            self.refused_to_send(p, r);
+                            self.resync(p);
+                            return None;
+                        }
+                    }
+                }
+                None => {
+                    // No interval can go (its start was collected, or not even one group
+                    // fits a message): catch the peer up from its digest instead.
+                    self.resync(p);
+                    return None;
+                }
+            }
+        }
+        if self.peers[p].owed.ack || self.peers[p].owed.round {
+            let pull = config.push_pull && self.peers[p].owed.round;
+            let header = crate::wire::frame::Header {
+                pull,
+                ..self.header_to(p, FrameKind::Heartbeat, None)
+            };
+            let len = frame::encode(&header, &[], buf)?;
+            self.pay_frame(p, FrameKind::Heartbeat);
+            return Some(len);
+        }
+        // Deltas asked for (a pull) with none to send: nothing is owed.
+        self.peers[p].owed.deltas = false;
+        None
     }
 
-    /// Makes the `len` bytes encoded in the message buffer, of kind `kind`, the outgoing
-    /// message to peer `p`: everything owed that a frame's header carries is paid, and
-    /// the fragment size chosen. `false` if it cannot be framed.
-    fn start_message(&mut self, p: usize, kind: FrameKind, len: usize, pull: bool) -> bool {
-        let config = self.config;
+    /// Peer `p` must ask us for a catch-up: our digest, asking for its digest, goes out
+    /// at the next timeout and is retried like a probe until it asks. Not every round
+    /// (its stale acks bring us back here each round, and a digest per round per peer
+    /// flooded a node that could not keep up).
+    fn resync(&mut self, p: usize) {
         let now = self.now_ms;
         let peer = &mut self.peers[p];
-        // Every frame acknowledges (its header carries `recv`).
+        if !matches!(peer.outbound, Outbound::Resync { .. }) {
+            peer.next_probe_ms = now;
+        }
+        peer.outbound = Outbound::Resync { ack: None };
+    }
+
+    /// A frame of `kind` goes to peer `p`: everything owed that a frame's header carries
+    /// is paid (every frame acknowledges: its header carries `recv`).
+    pub(super) fn pay_frame(&mut self, p: usize, kind: FrameKind) {
+        let now = self.now_ms;
+        let peer = &mut self.peers[p];
         peer.owed.ack = false;
         peer.owed.ack_by = None;
         peer.owed.round = false;
@@ -157,156 +216,87 @@ where
             peer.owed.deltas = false;
         }
         peer.last_sent_ms = Some(now);
-        self.message_id = self.message_id.wrapping_add(1);
-        let header = Header {
-            kind,
-            from: self.id,
-            incarnation: self.incarnation,
-            to_incarnation: peer.incarnation.map_or(0, NonZeroU32::get),
-            ack: peer.inbound.recv().unwrap_or(0),
-            pull,
-            message: self.message_id,
-            index: 0,
-            count: 1,
-            offset: 0,
-        };
-        // Fragment size: what the MTU leaves once the widest header of this message and
-        // the CRC are in.
-        let widest = Header {
-            index: u8::MAX,
-            count: u8::MAX,
-            offset: MSG as u32,
-            ..header
-        };
-        let Some(header_len) = frame::header_len(&widest) else {
-            return false;
-        };
-        let Some(chunk) = config
+    }
+
+    /// The longest message that can go to peer `p`: what one frame carries without
+    /// senders, else what a sender's buffer holds (with its 4 bytes per chunk) within
+    /// `max_message_bytes`.
+    fn message_limit(&self, p: usize) -> usize {
+        let single = frame::header_len(&self.header_to(p, FrameKind::Deltas, None))
+            .and_then(|h| self.config.mtu.checked_sub(1 + h + CRC_LEN))
+            .unwrap_or(0);
+        if TRANSFERS == 0 {
+            return single;
+        }
+        let capacity = self
+            .transfers
+            .outgoing
+            .first()
+            .map_or(0, |o| o.sender.capacity());
+        let chunk = self
+            .config
             .mtu
-            .checked_sub(1 + header_len + CRC_LEN)
-            .filter(|c| *c > 0)
-        else {
-            return false;
+            .saturating_sub(1 + frame::MAX_HEADER_LEN + CRC_LEN)
+            .max(1);
+        let fits = if capacity == usize::MAX {
+            capacity
+        } else {
+            capacity.saturating_sub(4) / (chunk + 4) * chunk
         };
-        let count = len.div_ceil(chunk).max(1);
-        let Ok(count) = u8::try_from(count) else {
-            self.metrics.drops.count(DropReason::TooLargeToSend);
-            return false;
-        };
-        self.outgoing = Some(Outgoing {
-            to: peer.addr,
-            peer: p,
-            header: Header { count, ..header },
-            len,
-            chunk,
-            next: 0,
-        });
-        true
+        self.config.max_message_bytes.min(fits).max(single)
     }
 
+    /// The delta-interval owed to peer `p`: the buffered deltas from its ack mark on,
+    /// without those that came from it (BP), as many groups as fit one message. `None`
+    /// when the buffer no longer reaches back to the mark or not even one group fits.
     #[inline(never)]
-    fn emit_fragment(&mut self, buf: &mut [u8]) -> Option<Transmit<A>> {
-        let out = self.outgoing.as_ref()?;
-        let start = usize::from(out.next) * out.chunk;
-        let end = (start + out.chunk).min(out.len);
-        let header = Header {
-            index: out.next,
-            offset: start as u32,
-            ..out.header
-        };
-        let (to, p) = (out.to, out.peer);
-        let len = frame::encode(&header, &self.message_bytes[start..end], buf)?;
-        let (now, config) = (self.now_ms, self.config);
-        if let Some(peer) = self.peers.get_mut(p)
-            && peer.addr == to
-            && !peer.spend(now, len, &config)
-        {
-            // Out of budget: the rest of the message waits (see `poll_timeout`).
-            return None;
-        }
-        let out = self.outgoing.as_mut()?;
-        out.next += 1;
-        if out.next >= out.header.count {
-            self.outgoing = None;
-        }
-        self.metrics.frames_sent += 1;
-        self.metrics.bytes_sent += len as u64;
-        Some(Transmit { to, len })
-    }
-
-    #[inline(never)]
-    fn encode_message<M: Serialize>(&mut self, msg: &M) -> Option<usize> {
-        match postcard::to_slice(msg, &mut self.message_bytes) {
-            Ok(used) => Some(used.len()),
-            Err(_) => {
-                self.metrics.drops.count(DropReason::TooLargeToSend);
-                None
-            }
-        }
-    }
-
-    /// Encodes the delta-interval owed to peer `p`: the buffered deltas from its ack mark
-    /// on, without those that came from it (BP), as many as fit one message. `None` when
-    /// the buffer no longer reaches back to the mark or not even one group fits.
-    #[inline(never)]
-    fn encode_interval(&mut self, p: usize) -> Option<usize> {
+    fn encode_interval(&mut self, p: usize) -> Option<(u64, u64, T)> {
         let from = self.peers[p].outbound.ack()?;
         let origin = self.peers[p].id;
         let first = self.buffer.iter().find(|e| e.end > from)?;
         if first.start > from {
             return None;
         }
+        let limit = self.message_limit(p);
         let bp = self.config.avoid_back_propagation;
         let sent_back = |e: &crate::buffer::Entry<T>| {
             bp && ((e.origin.is_some() && e.origin == origin) || e.known_by(p))
         };
         // Grow the interval group by group while it fits.
         let mut delta = T::default();
-        let mut fitted: Option<(usize, u64)> = None;
+        let mut fitted: Option<u64> = None;
         let mut complete = true;
         for entry in self.buffer.iter().filter(|e| e.end > from) {
             if !sent_back(entry) && delta.join(&entry.delta).is_err() {
                 complete = false;
                 break;
             }
-            match postcard::to_slice(
-                &DeltasMsg {
-                    from,
-                    to: entry.end,
-                    delta: &delta,
-                },
-                &mut self.message_bytes,
-            ) {
-                Ok(used) => fitted = Some((used.len(), entry.end)),
-                Err(_) => {
+            let msg = DeltasMsg {
+                from,
+                to: entry.end,
+                delta: &delta,
+            };
+            match postcard::serialize_with_flavor(&msg, postcard::ser_flavors::Size::default()) {
+                Ok(size) if size <= limit => fitted = Some(entry.end),
+                _ => {
                     complete = false;
                     break;
                 }
             }
         }
-        let (len, to) = fitted.or_else(|| {
+        let Some(to) = fitted else {
             self.metrics.drops.count(DropReason::TooLargeToSend);
-            None
-        })?;
-        if complete {
-            return Some(len);
-        }
-        // The last attempt overwrote the message buffer: encode the part that fitted.
-        let mut delta = T::default();
-        for entry in self.buffer.iter().filter(|e| e.end > from && e.end <= to) {
-            if !sent_back(entry) {
-                delta.join(&entry.delta).ok()?;
+            return None;
+        };
+        if !complete {
+            // The last group joined did not fit: the interval is the groups before it.
+            delta = T::default();
+            for entry in self.buffer.iter().filter(|e| e.end > from && e.end <= to) {
+                if !sent_back(entry) {
+                    delta.join(&entry.delta).ok()?;
+                }
             }
         }
-        postcard::to_slice(
-            &DeltasMsg {
-                from,
-                to,
-                delta: &delta,
-            },
-            &mut self.message_bytes,
-        )
-        .ok()
-        .map(|u| u.len())
+        Some((from, to, delta))
     }
 }

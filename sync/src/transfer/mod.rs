@@ -42,10 +42,6 @@
 //! The module is sans-IO like the node: time is a number of milliseconds passed in, and
 //! it never writes a frame itself, only the parts of one ([`ChunkHeader`], [`Ack`]).
 
-// Self-contained until the node sends its messages through it (the next step); until then
-// only the tests use it.
-#![allow(dead_code, unused_imports)]
-
 use serde::{Deserialize, Serialize};
 
 mod receive;
@@ -54,9 +50,9 @@ mod storage;
 #[cfg(test)]
 mod tests;
 
-pub(crate) use receive::{ChunkOutcome, Inbound, Limits};
-pub(crate) use send::{AckOutcome, Sender};
-pub(crate) use storage::Storage;
+pub(crate) use receive::{ChunkOutcome, Inbound, Key, Limits};
+pub(crate) use send::{AckOutcome, Pacing, Sender};
+pub(crate) use storage::{Buffer, Storage, encode_into};
 
 /// Bytes of chunk bitmap an acknowledgement carries at most after its `next` chunk: the
 /// sender keeps its chunks in flight within this span (`8 x SACK_BYTES + 1` chunks from

@@ -375,6 +375,13 @@ impl<S: Storage, const N: usize> Inbound<S, N> {
         })
     }
 
+    /// `true` while a transfer from `peer` is being received.
+    pub(crate) fn receiving_from(&self, peer: ReplicaId) -> bool {
+        self.slots
+            .iter()
+            .any(|s| s.key.peer == peer && matches!(s.state, State::Receiving { .. }))
+    }
+
     /// `true` when an acknowledgement is owed to `peer`.
     pub(crate) fn owes(&self, peer: ReplicaId) -> bool {
         self.refusal.is_some_and(|(k, _)| k.peer == peer)
@@ -421,7 +428,8 @@ impl<S: Storage, const N: usize> Inbound<S, N> {
         dropped
     }
 
-    /// Bytes of staging held now (for tests and metrics).
+    /// Bytes of staging held now (for tests).
+    #[cfg(test)]
     pub(crate) fn staged_bytes(&self) -> usize {
         self.slots.iter().map(|s| s.storage.bytes().len()).sum()
     }

@@ -82,14 +82,15 @@ impl<S: Storage> Sender<S> {
         &mut self.storage
     }
 
-    /// `true` while a transfer is under way.
-    pub(crate) fn is_active(&self) -> bool {
-        self.active.is_some()
+    /// The most bytes its buffer holds (`usize::MAX` when allocated).
+    pub(crate) fn capacity(&self) -> usize {
+        self.storage.capacity_max()
     }
 
-    /// The id of the transfer under way.
-    pub(crate) fn transfer(&self) -> Option<u32> {
-        self.active.map(|a| a.transfer)
+    /// `true` while a transfer is under way.
+    #[cfg(test)]
+    pub(crate) fn is_active(&self) -> bool {
+        self.active.is_some()
     }
 
     /// Starts transfer `transfer` of the first `len` bytes of the storage (the snapshot:
@@ -211,6 +212,7 @@ impl<S: Storage> Sender<S> {
     }
 
     /// Frees a finished one-chunk transfer once its frame is written.
+    #[cfg(test)]
     pub(crate) fn finish_single(&mut self) {
         if self.active.is_some_and(|a| a.count == 0) {
             self.cancel();

@@ -1,6 +1,48 @@
 //! Where a transfer's bytes live: a buffer of fixed capacity without `alloc`, a vector
 //! sized to the transfer with it.
 
+use serde::Serialize;
+
+use super::Refusal;
+
+/// The buffer the node stages a transfer in: with `alloc`, a vector allocated to each
+/// transfer's length (bounded by `Config::max_message_bytes`, `MSG` unused) ...
+#[cfg(feature = "alloc")]
+pub(crate) type Buffer<const MSG: usize> = alloc::vec::Vec<u8>;
+/// ... without it, `MSG` bytes inline (the message and, for a sender, 4 bytes per chunk).
+#[cfg(not(feature = "alloc"))]
+pub(crate) type Buffer<const MSG: usize> = heapless::Vec<u8, MSG>;
+
+/// Encodes `msg`, whose encoding is `size` bytes long, into `storage`: exactly those
+/// bytes. Refused, leaving the storage empty, when `size` exceeds `limit` or the storage
+/// cannot hold it.
+pub(crate) fn encode_into<S: Storage, M: Serialize>(
+    storage: &mut S,
+    msg: &M,
+    size: usize,
+    limit: usize,
+) -> Result<(), Refusal> {
+    let too_large = |limit: usize| Refusal::TooLarge {
+        len: u32::try_from(size).unwrap_or(u32::MAX),
+        limit: u32::try_from(limit).unwrap_or(u32::MAX),
+    };
+    let limit = limit.min(storage.capacity_max());
+    if size > limit {
+        storage.release();
+        return Err(too_large(limit));
+    }
+    if !storage.resize_zeroed(size) {
+        storage.release();
+        return Err(Refusal::OutOfMemory);
+    }
+    if postcard::to_slice(msg, storage.bytes_mut()).is_err() {
+        // The size was measured with the same serializer: cannot happen, but never panic.
+        storage.release();
+        return Err(too_large(limit));
+    }
+    Ok(())
+}
+
 /// The bytes of one transfer (the message, then the chunk records after it).
 ///
 /// Two implementations: `heapless::Vec<u8, N>` holds at most `N` bytes inline (the

@@ -1,24 +1,27 @@
-//! Frames: the unit a transport carries. A versioned header, one fragment of a message,
-//! and a CRC-32 trailer.
+//! Frames: the unit a transport carries. A versioned header, a body, and a CRC-32 trailer.
 //!
 //! ```text
-//! +---------+------------------------------------------------+-----------+---------+
-//! | version | header (postcard): kind, from, incarnation,   | fragment  | CRC-32  |
-//! |  0x01   | to_incarnation, ack, message, index, count     | bytes     | (LE, 4) |
-//! +---------+------------------------------------------------+-----------+---------+
+//! +---------+--------------------------------------------------+-----------+---------+
+//! | version | header (postcard): kind, from, incarnation,     | body      | CRC-32  |
+//! |  0x02   | to_incarnation, ack, pull, chunk (optional)      | bytes     | (LE, 4) |
+//! +---------+--------------------------------------------------+-----------+---------+
 //! ```
 //!
-//! A message (a digest, a catch-up or a delta-interval) larger than one frame is split
-//! into `count` fragments sharing a message id; the receiver reassembles them. The CRC
-//! covers everything before it, so a corrupted frame is dropped whole.
+//! A message (a digest, a catch-up or a delta-interval) that fits one frame is its body,
+//! with no `chunk`. A larger one travels as a *transfer* (`crate::transfer`): every frame
+//! carries one chunk of it, named by the `chunk` header, and the receiver acknowledges
+//! chunks in [`FrameKind::TransferAck`] frames. The CRC covers everything before it, so a
+//! corrupted frame is dropped whole.
 
 use serde::{Deserialize, Serialize};
 use starling_core::ReplicaId;
 
 use crate::metrics::DropReason;
+use crate::transfer::{ChunkHeader, MAX_CHUNK_HEADER_LEN};
 
-/// The version byte of the frame format this build speaks.
-pub const FRAME_VERSION: u8 = 1;
+/// The version byte of the frame format this build speaks (2: transfers replaced
+/// fragments).
+pub const FRAME_VERSION: u8 = 2;
 
 /// Bytes of the CRC-32 trailer.
 pub(crate) const CRC_LEN: usize = 4;
@@ -47,6 +50,9 @@ pub enum FrameKind {
     CatchUp = 2,
     /// A delta-interval: the buffered deltas of a range of sequence numbers.
     Deltas = 3,
+    /// The receiver of a transfer says which of its chunks it holds, that it has them
+    /// all, or that it refuses the transfer. Never chunked.
+    TransferAck = 4,
 }
 
 /// The frame header, after the version byte.
@@ -63,14 +69,8 @@ pub(crate) struct Header {
     pub(crate) ack: u64,
     /// Asks the receiver to send its pending deltas back at once (push-pull gossip).
     pub(crate) pull: bool,
-    /// Message id, shared by the fragments of one message.
-    pub(crate) message: u16,
-    /// This fragment's index, from 0.
-    pub(crate) index: u8,
-    /// Number of fragments of the message (at least 1).
-    pub(crate) count: u8,
-    /// Where this fragment's bytes start in the message.
-    pub(crate) offset: u32,
+    /// The chunk of a transfer the body is; `None` when the body is a whole message.
+    pub(crate) chunk: Option<ChunkHeader>,
 }
 
 /// Why a received frame was refused.
@@ -99,8 +99,9 @@ impl From<FrameError> for DropReason {
 }
 
 /// The most bytes a header's encoding takes: every varint at its widest (`from` 10,
-/// `ack` 10, the incarnations and `offset` 5 each, `message` 3) and the 4 one-byte fields.
-pub(crate) const MAX_HEADER_LEN: usize = 42;
+/// `ack` 10, the incarnations 5 each), the 3 one-byte fields (kind, pull, the chunk's
+/// option tag) and the widest chunk header.
+pub(crate) const MAX_HEADER_LEN: usize = 33 + MAX_CHUNK_HEADER_LEN;
 
 /// The length of `header`'s encoding. Encodes into a scratch buffer with the serializer
 /// frames use anyway: a size-counting serializer would be a second copy of its code.
@@ -112,21 +113,34 @@ pub(crate) fn header_len(header: &Header) -> Option<usize> {
 }
 
 /// Writes one frame into `out`; returns its length. `out` must hold the header, the
-/// fragment and the CRC.
-pub(crate) fn encode(header: &Header, fragment: &[u8], out: &mut [u8]) -> Option<usize> {
+/// body and the CRC.
+pub(crate) fn encode(header: &Header, body: &[u8], out: &mut [u8]) -> Option<usize> {
+    encode_with(header, out, |room| {
+        room.get_mut(..body.len())?.copy_from_slice(body);
+        Some(body.len())
+    })
+}
+
+/// Writes one frame into `out` whose body `write_body` writes into the room it is given
+/// (what `out` leaves after the header and the CRC), returning the body's length.
+pub(crate) fn encode_with(
+    header: &Header,
+    out: &mut [u8],
+    write_body: impl FnOnce(&mut [u8]) -> Option<usize>,
+) -> Option<usize> {
     let (first, rest) = out.split_first_mut()?;
     *first = FRAME_VERSION;
     let header_len = postcard::to_slice(header, rest).ok()?.len();
-    let body_end = 1 + header_len + fragment.len();
-    out.get_mut(1 + header_len..body_end)?
-        .copy_from_slice(fragment);
+    let room_end = out.len().checked_sub(CRC_LEN)?;
+    let body_len = write_body(out.get_mut(1 + header_len..room_end)?)?;
+    let body_end = 1 + header_len + body_len;
     let crc = CRC32.checksum(out.get(..body_end)?);
     out.get_mut(body_end..body_end + CRC_LEN)?
         .copy_from_slice(&crc.to_le_bytes());
     Some(body_end + CRC_LEN)
 }
 
-/// Parses a frame: its header and its fragment bytes.
+/// Parses a frame: its header and its body.
 pub(crate) fn decode(bytes: &[u8]) -> Result<(Header, &[u8]), FrameError> {
     let (&version, _) = bytes.split_first().ok_or(FrameError::Truncated)?;
     if version != FRAME_VERSION {
@@ -141,17 +155,23 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<(Header, &[u8]), FrameError> {
     if CRC32.checksum(body) != u32::from_le_bytes(crc) {
         return Err(FrameError::Corrupt);
     }
-    let (header, fragment) =
+    let (header, message) =
         postcard::take_from_bytes::<Header>(&body[1..]).map_err(|_| FrameError::Malformed)?;
-    if header.count == 0 || header.index >= header.count || header.incarnation == 0 {
+    if header.incarnation == 0 {
         return Err(FrameError::Malformed);
     }
-    if header.kind == FrameKind::Heartbeat
-        && (header.count != 1 || header.offset != 0 || !fragment.is_empty())
-    {
+    let possible = match (header.kind, header.chunk) {
+        (FrameKind::Heartbeat, chunk) => chunk.is_none() && message.is_empty(),
+        (FrameKind::TransferAck, chunk) => chunk.is_none(),
+        (_, None) => true,
+        // A chunk lies within its transfer, has the length its header implies, and a
+        // transfer of one chunk is a whole message, sent without one.
+        (_, Some(chunk)) => !chunk.is_single() && chunk.range(message.len()).is_some(),
+    };
+    if !possible {
         return Err(FrameError::Malformed);
     }
-    Ok((header, fragment))
+    Ok((header, message))
 }
 
 #[cfg(test)]
@@ -167,10 +187,12 @@ mod tests {
             to_incarnation: u32::MAX,
             ack: u64::MAX,
             pull: true,
-            message: u16::MAX,
-            index: u8::MAX,
-            count: u8::MAX,
-            offset: u32::MAX,
+            chunk: Some(ChunkHeader {
+                transfer: u32::MAX,
+                len: u32::MAX,
+                chunk: u32::MAX,
+                index: u32::MAX,
+            }),
         };
         assert_eq!(header_len(&widest), Some(MAX_HEADER_LEN));
         let narrow = Header {
@@ -178,10 +200,9 @@ mod tests {
             incarnation: 1,
             to_incarnation: 0,
             ack: 0,
-            message: 0,
-            offset: 0,
+            chunk: None,
             ..widest
         };
-        assert_eq!(header_len(&narrow), Some(10));
+        assert_eq!(header_len(&narrow), Some(7));
     }
 }

@@ -59,7 +59,7 @@ where
         FrameKind::Digest => postcard::from_bytes(bytes).map(Message::Digest),
         FrameKind::CatchUp => postcard::from_bytes(bytes).map(Message::CatchUp),
         FrameKind::Deltas => postcard::from_bytes(bytes).map(Message::Deltas),
-        FrameKind::Heartbeat => Ok(Message::Nothing),
+        FrameKind::Heartbeat | FrameKind::TransferAck => Ok(Message::Nothing),
     };
     parsed.map_err(|e| match e {
         postcard::Error::DeserializeUnexpectedEnd => DropReason::Truncated,
