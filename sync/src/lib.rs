@@ -32,10 +32,14 @@
 //!    stop holding back the buffer's garbage collection); retries back off exponentially
 //!    with full jitter.
 //! 6. Everything is bounded: peers table, delta buffer (a full buffer coalesces its two
-//!    oldest groups by join: backpressure without loss), reassembly, outgoing queue, and
-//!    an optional per-peer byte budget ([`ByteBudget`]).
-//! 7. Frames fit the transport's MTU ([`Config::mtu`]): larger messages are fragmented
-//!    and reassembled; a lost fragment costs a resend of that interval at the next round.
+//!    oldest groups by join: backpressure without loss), transfers (their number, their
+//!    length: [`Config::max_message_bytes`]), outgoing queue, and an optional per-peer
+//!    byte budget ([`ByteBudget`]).
+//! 7. Frames fit the transport's MTU ([`Config::mtu`]): a larger message travels as a
+//!    *transfer* of chunks that the receiver acknowledges selectively (only lost chunks
+//!    are sent again), stages, and handles whole, so no state is ever partly joined; a
+//!    transfer it cannot take is refused and reported on both sides
+//!    ([`Event::OutgoingRefused`], [`Event::IncomingRefused`]).
 //!    Every frame carries a version byte and a CRC-32; a refused frame is counted in
 //!    [`Metrics::drops`] under its [`DropReason`], whose doc says what it changed (a bad
 //!    frame or header: nothing).

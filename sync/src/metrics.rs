@@ -29,33 +29,40 @@ pub enum DropReason {
     UnknownVersion,
     /// The CRC does not match. Changes nothing. Counted in [`Drops::corrupt`].
     Corrupt,
-    /// A header that does not parse or says something impossible (`count` 0, `index` not
-    /// below `count`, incarnation 0, a heartbeat with a body, a frame "from" this node's
-    /// own id, an acknowledgement of a sequence number this incarnation has not sent):
-    /// changes nothing. Or, after the header, a message that does not parse or a
-    /// delta-interval with `from >= to`: only the message is refused. Counted in
-    /// [`Drops::malformed`].
+    /// A header that does not parse or says something impossible (a chunk outside its
+    /// transfer or of another length than its header implies, a transfer of one chunk,
+    /// incarnation 0, a heartbeat with a body, a chunked heartbeat or transfer
+    /// acknowledgement, a frame "from" this node's own id, an acknowledgement of a
+    /// sequence number this incarnation has not sent): changes nothing. Or, after the
+    /// header, a message or transfer acknowledgement that does not parse, a chunk that
+    /// contradicts the transfer staged under its id, or a delta-interval with
+    /// `from >= to`: only the message is refused. Counted in [`Drops::malformed`].
     Malformed,
     /// A frame from a replica not in the peers table while the table is full. Changes
     /// nothing: the sender is not added. Counted in [`Drops::peers_full`].
     PeersFull,
-    /// A frame from a previous incarnation of its sender (changes nothing), or a
-    /// catch-up that answers no digest of ours outstanding (after the header: only the
-    /// catch-up is refused). Counted in [`Drops::replayed`].
+    /// A frame from a previous incarnation of its sender (changes nothing), or, after the
+    /// header, a catch-up that answers no digest of ours outstanding or a transfer
+    /// acknowledgement addressed to a previous incarnation of this node (only the message
+    /// is refused). Counted in [`Drops::replayed`].
     Replayed,
-    /// A received message that does not fit the reassembly buffer: an unfragmented
-    /// message longer than `MSG` or not at offset 0, a fragment reaching past `MSG` or
-    /// contradicting earlier fragments of its message, or any fragment when the node has
-    /// no reassembly buffers (`REASSEMBLY = 0`). Only the message (or fragment) is
-    /// refused. Counted in [`Drops::oversized`].
+    /// A received message longer than this node takes: a one-frame message longer than
+    /// `max_message_bytes`, or a chunk of a transfer announcing more than
+    /// `max_message_bytes` (or, without `alloc`, than the `MSG` buffer holds), or any
+    /// transfer when the node has no transfer buffers (`TRANSFERS = 0`), or whose
+    /// staging could not be allocated. Only the message is refused; a refused transfer
+    /// is answered with its [`crate::Refusal`] and raises
+    /// [`crate::Event::IncomingRefused`] once. Counted in [`Drops::oversized`].
     Oversized,
-    /// A fragment received before, or a delta-interval ending at or before what we have
+    /// A chunk held already (its acknowledgement is owed again) or of a transfer its
+    /// sender has since replaced, or a delta-interval ending at or before what we have
     /// from its sender. Only the message is refused; a duplicate interval is
     /// acknowledged again at once. Counted in [`Drops::duplicate`].
     Duplicate,
-    /// A late fragment of a message older than the one its sender has under reassembly,
-    /// with every reassembly buffer taken: its content comes again in a later message.
-    /// Only the fragment is refused. Counted in [`Drops::busy`].
+    /// A chunk of a new transfer while every staging slot is busy (`max_transfers`, or
+    /// the node's `TRANSFERS`): refused with [`crate::Refusal::Busy`], raising
+    /// [`crate::Event::IncomingRefused`]; the sync protocol sends again later. Only the
+    /// chunk is refused. Counted in [`Drops::busy`].
     Busy,
     /// A delta-interval that starts past what we have from its sender (an earlier one was
     /// lost: joining it could break causality), or any delta-interval while we lack the
@@ -68,8 +75,10 @@ pub enum DropReason {
     /// buffered deltas within it are marked as held by its sender (it does hold them).
     /// Counted in [`Drops::capacity`].
     Capacity,
-    /// Not a received frame: a message this node owed a neighbour encodes larger than
-    /// `MSG`, or in more than 255 fragments, and is not sent. A catch-up is discarded
+    /// Not a received frame: a message this node owed a neighbour is longer than it can
+    /// send (`max_message_bytes`, the `MSG` buffer without `alloc`, or one frame with
+    /// `TRANSFERS = 0`), and is not sent; [`crate::Event::OutgoingRefused`] says so. A
+    /// catch-up is discarded
     /// (the neighbour's digest retry asks again), an owed digest is cleared (our retry
     /// schedule sends it again while we lack the neighbour's past), a delta-interval of
     /// which not even one buffered group fits makes the neighbour catch up from a digest
@@ -91,9 +100,9 @@ impl core::fmt::Display for DropReason {
             DropReason::Malformed => "malformed header or message",
             DropReason::PeersFull => "peers table full",
             DropReason::Replayed => "previous incarnation or unrequested catch-up",
-            DropReason::Oversized => "message does not fit the reassembly buffer",
-            DropReason::Duplicate => "duplicate fragment or delta-interval",
-            DropReason::Busy => "reassembly buffers busy with newer messages",
+            DropReason::Oversized => "message longer than this node takes",
+            DropReason::Duplicate => "duplicate chunk or delta-interval",
+            DropReason::Busy => "every transfer staging slot busy",
             DropReason::Gap => "delta-interval past what we hold",
             DropReason::Capacity => "received delta beyond the state's capacity",
             DropReason::TooLargeToSend => "owed message too large to send",
@@ -114,7 +123,7 @@ pub struct Drops {
     pub corrupt: u64,
     /// [`DropReason::Malformed`].
     pub malformed: u64,
-    /// Received messages that do not fit the reassembly buffer
+    /// Received messages longer than this node takes
     /// ([`DropReason::Oversized`], on the receiver) and owed messages too large to send
     /// ([`DropReason::TooLargeToSend`], on the sender: the receiver counts nothing).
     pub oversized: u64,

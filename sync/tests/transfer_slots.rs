@@ -107,7 +107,10 @@ fn whole_message_frames_need_no_transfer_buffers() {
     assert_eq!(a.state(), b.state());
     assert_eq!(a.state().value(), 36 + 100 - 2);
     assert_eq!(a.metrics().drops.oversized + b.metrics().drops.oversized, 0);
-    assert_eq!(a.metrics().transfers_started + b.metrics().transfers_started, 0);
+    assert_eq!(
+        a.metrics().transfers_started + b.metrics().transfers_started,
+        0
+    );
 }
 
 #[test]
@@ -120,7 +123,11 @@ fn without_transfer_buffers_a_message_of_many_frames_is_refused_and_reported() {
     b.add_peer(0).unwrap();
     large(&mut a);
     let (events_a, _) = run(&mut a, &mut b, &mut rng, 2_000, mtu);
-    assert_eq!(b.state().value(), 0, "nothing larger than a frame got through");
+    assert_eq!(
+        b.state().value(),
+        0,
+        "nothing larger than a frame got through"
+    );
     assert!(a.metrics().drops.oversized > 0, "counted by the sender");
     let (outgoing, _) = refusals(&events_a);
     assert!(

@@ -196,7 +196,16 @@ where
         while let Some(t) = self.nodes[i].poll_transmit(now, &mut self.buf) {
             self.bytes_sent[i] += t.len as u64;
             self.frames_sent[i] += 1;
-            if self.group[i] != self.group[t.to] {
+            let cut = self.group[i] != self.group[t.to];
+            if std::env::var_os("STARLING_TRACE").is_some() {
+                eprintln!(
+                    "{now:>8} ms {i} -> {}: {}{}",
+                    t.to,
+                    crate::netsim::wire::describe(&self.buf[..t.len]),
+                    if cut { "  [partitioned]" } else { "" }
+                );
+            }
+            if cut {
                 continue;
             }
             self.order += 1;
@@ -525,31 +534,44 @@ fn state_based<D: EnesDoc>(
     }
 }
 
-/// Bytes and frames of a state-based message of `len` bytes from `from`, cut into frames
-/// of at most 1200 bytes.
+/// Bytes and frames of a state-based message of `len` bytes from `from`: one frame of at
+/// most 1200 bytes if it fits, else a transfer of chunks of that size (frame format v2;
+/// the transfer's acknowledgements are not counted).
 fn state_frames(from: ReplicaId, len: usize) -> (u64, u64) {
     const MTU: usize = 1200;
-    let header = |index: u8, count: u8, offset: u32| wire::Header {
+    let header = |chunk: Option<wire::ChunkHeader>| wire::Header {
         kind: wire::FrameKind::Deltas,
         from,
-        incarnation: 0,
-        to_incarnation: 0,
+        incarnation: 1,
+        to_incarnation: 1,
         ack: 0,
         pull: false,
-        message: u16::MAX,
-        index,
-        count,
-        offset,
+        chunk,
     };
-    let widest = postcard::to_allocvec(&header(u8::MAX, u8::MAX, u32::MAX)).expect("encodes");
-    let chunk = MTU - 1 - widest.len() - 4;
-    let count = len.div_ceil(chunk).max(1);
+    let encoded = |h: &wire::Header| postcard::to_allocvec(h).expect("encodes").len();
+    let single = 1 + encoded(&header(None)) + len + 4;
+    if single <= MTU {
+        return (single as u64, 1);
+    }
+    let len32 = len as u32;
+    let widest = wire::ChunkHeader {
+        transfer: 0,
+        len: len32,
+        chunk: len32,
+        index: len32,
+    };
+    let chunk = MTU - 1 - encoded(&header(Some(widest))) - 4;
+    let count = len.div_ceil(chunk);
     let mut bytes = 0;
     for index in 0..count {
-        let offset = index * chunk;
-        let fragment = chunk.min(len - offset.min(len));
-        let h = header(index as u8, count as u8, offset as u32);
-        bytes += 1 + postcard::to_allocvec(&h).expect("encodes").len() + fragment + 4;
+        let body = chunk.min(len - index * chunk);
+        let h = header(Some(wire::ChunkHeader {
+            transfer: 0,
+            len: len32,
+            chunk: chunk as u32,
+            index: index as u32,
+        }));
+        bytes += 1 + encoded(&h) + body + 4;
     }
     (bytes as u64, count as u64)
 }

@@ -736,6 +736,12 @@ pub fn add_metrics(a: Metrics, b: Metrics) -> Metrics {
         intervals_sent: a.intervals_sent + b.intervals_sent,
         coalesced: a.coalesced + b.coalesced,
         buffer_resets: a.buffer_resets + b.buffer_resets,
+        transfers_started: a.transfers_started + b.transfers_started,
+        transfers_delivered: a.transfers_delivered + b.transfers_delivered,
+        transfers_received: a.transfers_received + b.transfers_received,
+        transfers_refused: a.transfers_refused + b.transfers_refused,
+        transfers_abandoned: a.transfers_abandoned + b.transfers_abandoned,
+        chunks_sent: a.chunks_sent + b.chunks_sent,
         drops: Drops {
             truncated: x.truncated + y.truncated,
             unknown_version: x.unknown_version + y.unknown_version,
@@ -880,14 +886,53 @@ pub mod wire {
         pub ack: u64,
         /// Push-pull request.
         pub pull: bool,
-        /// Message id.
-        pub message: u16,
-        /// Fragment index.
-        pub index: u8,
-        /// Fragments in the message.
-        pub count: u8,
-        /// Offset of this fragment in the message.
-        pub offset: u32,
+        /// The chunk of a transfer the body is; `None` for a whole message.
+        pub chunk: Option<ChunkHeader>,
+    }
+
+    /// What precedes a chunk's bytes: transfer id, message length, chunk size, index.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct ChunkHeader {
+        /// Transfer id (per sender incarnation).
+        pub transfer: u32,
+        /// Length of the whole message.
+        pub len: u32,
+        /// Bytes of every chunk but the last.
+        pub chunk: u32,
+        /// This chunk's index.
+        pub index: u32,
+    }
+
+    impl ChunkHeader {
+        /// Chunks in the transfer.
+        pub fn count(&self) -> u32 {
+            self.len.div_ceil(self.chunk.max(1))
+        }
+    }
+
+    /// What a transfer's receiver says (the body of a `TransferAck` frame).
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    pub enum AckStatus {
+        /// Chunks below `next` and those set in the bitmap after it are in.
+        Progress {
+            /// The lowest chunk missing.
+            next: u32,
+            /// Chunks held after `next`.
+            sacks: Vec<u8>,
+        },
+        /// The whole message is in.
+        Complete,
+        /// Refused (`starling_sync::Refusal`).
+        Refused(starling_sync::Refusal),
+    }
+
+    /// A transfer acknowledgement.
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct TransferAck {
+        /// The transfer acknowledged.
+        pub transfer: u32,
+        /// What the receiver holds.
+        pub status: AckStatus,
     }
 
     /// A digest message.
@@ -959,58 +1004,55 @@ pub mod wire {
     /// One line about a frame, for traces.
     pub fn describe(bytes: &[u8]) -> String {
         match decode(bytes) {
-            Some((h, fragment)) => format!(
-                "{:?} from r{} inc {:08x} to-inc {:08x} ack {}{} msg {} frag {}/{} @{} ({} bytes)",
+            Some((h, body)) => format!(
+                "{:?} from r{} inc {:08x} to-inc {:08x} ack {}{}{} ({} bytes)",
                 h.kind,
                 h.from.0,
                 h.incarnation,
                 h.to_incarnation,
                 h.ack,
                 if h.pull { " pull" } else { "" },
-                h.message,
-                h.index + 1,
-                h.count,
-                h.offset,
-                fragment.len()
+                h.chunk.map_or(String::new(), |c| format!(
+                    " transfer {} chunk {}/{} of {} bytes",
+                    c.transfer,
+                    c.index + 1,
+                    c.count(),
+                    c.len
+                )),
+                body.len()
             ),
             None => format!("undecodable frame of {} bytes", bytes.len()),
         }
     }
 
-    /// A message being reassembled: sender, incarnation, message id.
-    type MessageKey = (u64, u32, u16);
+    /// A transfer being reassembled: sender, incarnation, transfer id.
+    type TransferKey = (u64, u32, u32);
 
     /// Reassembles the messages of a stream of frames, as a receiver would.
     #[derive(Default)]
     pub struct Reassembler {
-        partial: HashMap<MessageKey, Vec<Option<Vec<u8>>>>,
+        partial: HashMap<TransferKey, Vec<Option<Vec<u8>>>>,
     }
 
     impl Reassembler {
-        /// Feeds one frame; returns the header of its first fragment and the message bytes
-        /// once complete (a heartbeat is complete at once, with no bytes).
+        /// Feeds one frame; returns the header of its first chunk and the message bytes
+        /// once complete (a heartbeat or transfer acknowledgement is complete at once,
+        /// with its body).
         pub fn push(&mut self, frame: &[u8]) -> Option<(Header, Vec<u8>)> {
-            let (h, fragment) = decode(frame)?;
-            if h.count == 1 {
-                return Some((h, fragment.to_vec()));
-            }
-            let key = (h.from.0, h.incarnation, h.message);
+            let (h, body) = decode(frame)?;
+            let Some(c) = h.chunk else {
+                return Some((h, body.to_vec()));
+            };
+            let key = (h.from.0, h.incarnation, c.transfer);
             let parts = self
                 .partial
                 .entry(key)
-                .or_insert_with(|| vec![None; usize::from(h.count)]);
-            *parts.get_mut(usize::from(h.index))? = Some(fragment.to_vec());
+                .or_insert_with(|| vec![None; c.count() as usize]);
+            *parts.get_mut(c.index as usize)? = Some(body.to_vec());
             if parts.iter().all(Option::is_some) {
                 let parts = self.partial.remove(&key)?;
                 let bytes = parts.into_iter().flatten().flatten().collect();
-                Some((
-                    Header {
-                        index: 0,
-                        offset: 0,
-                        ..h
-                    },
-                    bytes,
-                ))
+                Some((Header { chunk: None, ..h }, bytes))
             } else {
                 None
             }

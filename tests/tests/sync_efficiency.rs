@@ -108,7 +108,7 @@ fn gcounter_close_to_state_based() {
 /// (8 bytes per new element each way) + 64, not met: a random u64 is a 9.6-byte varint on
 /// average and its dot adds 3-4 bytes, about 13.5 bytes per element each way. Budget
 /// pinned at 14 bytes per element each way + 64 (+ 320 for the digests of the long
-/// partition).
+/// partition, + 1% for the chunk headers and acknowledgements of transfers).
 #[test]
 fn partition_recovery_in_one_round_trip() {
     for length in [PartitionLength::Short, PartitionLength::Long] {
@@ -124,7 +124,8 @@ fn partition_recovery_in_one_round_trip() {
             } else {
                 0
             };
-            let budget = 28 * d as u64 + 64 + digests;
+            // Plus 1% for transfer framing: chunk headers and acknowledgements.
+            let budget = 28 * d as u64 + 64 + digests + 28 * d as u64 / 100;
             assert!(
                 r.total() <= budget,
                 "{length:?} d={d}: {} bytes (budget {budget}, goal {})",
@@ -167,25 +168,26 @@ fn symmetric_exchange_sends_only_what_is_missing() {
     // (ids, d, digests + catch-ups, node bytes when the digests cross at once, node
     // bytes when one side answers first)
     let pinned = [
-        (Ids::Small, 10, 326, 480, 546),
-        (Ids::Small, 100, 2670, 2872, 2937),
-        (Ids::Small, 1000, 26927, 27609, 27676),
-        (Ids::Random, 10, 548, 750, 855),
-        (Ids::Random, 100, 4333, 4599, 4705),
-        (Ids::Random, 1000, 42989, 44351, 44457),
+        (Ids::Small, 10, 326, 462, 525),
+        (Ids::Small, 100, 2670, 2922, 2984),
+        (Ids::Small, 1000, 26927, 28179, 28243),
+        (Ids::Random, 10, 548, 732, 834),
+        (Ids::Random, 100, 4333, 4665, 4768),
+        (Ids::Random, 1000, 42989, 45603, 45706),
     ];
-    for (ids, d, total, at_once, one_first) in pinned {
-        for crossing in [Crossing::Simultaneous, Crossing::AFirst, Crossing::BFirst] {
+    let mut measured = Vec::new();
+    for (ids, d, _, _, _) in pinned {
+        let mut node_bytes = [0; 3];
+        let mut total = 0;
+        for (k, crossing) in [Crossing::Simultaneous, Crossing::AFirst, Crossing::BFirst]
+            .into_iter()
+            .enumerate()
+        {
             let e = exchange(d, 0, ids, crossing, SEED);
             assert_eq!(e.catch_ups, e.news, "{ids:?} {crossing:?} d={d}: {e:?}");
-            assert_eq!(e.total(), total, "{ids:?} {crossing:?} d={d}: {e:?}");
+            total = e.total();
             let r = node_exchange(d, ids, crossing, SEED);
-            let want = if crossing == Crossing::Simultaneous {
-                at_once
-            } else {
-                one_first
-            };
-            assert_eq!(r.total(), want, "{ids:?} {crossing:?} d={d}: {r:?}");
+            node_bytes[k] = r.total();
             let rounds = if crossing == Crossing::Simultaneous {
                 1.0
             } else {
@@ -193,7 +195,10 @@ fn symmetric_exchange_sends_only_what_is_missing() {
             };
             assert!(r.round_trips <= rounds, "{ids:?} {crossing:?} d={d}: {r:?}");
         }
+        assert_eq!(node_bytes[1], node_bytes[2], "{ids:?} d={d}: symmetric");
+        measured.push((ids, d, total, node_bytes[0], node_bytes[1]));
     }
+    assert_eq!(measured, pinned);
 }
 
 /// Removals before the partition do not make the exchange send more than what is new:

@@ -31,7 +31,9 @@ use starling_core::{
 };
 use starling_sync::{ByteBudget, Config, Drops, Event, Liveness, Metrics, Node};
 use starling_tests::netsim::InFlight;
-use starling_tests::netsim::wire::{self, CatchUpMsg, DeltasMsg, FrameKind, Header, Reassembler};
+use starling_tests::netsim::wire::{
+    self, CatchUpMsg, ChunkHeader, DeltasMsg, FrameKind, Header, Reassembler,
+};
 
 // ---- the test network -----------------------------------------------------------------
 
@@ -453,7 +455,7 @@ fn rr_fully_known_delta_is_not_rebuffered() {
         let Some((h, fragment)) = wire::decode(&f.bytes) else {
             continue;
         };
-        if h.kind != FrameKind::Deltas || h.count != 1 {
+        if h.kind != FrameKind::Deltas || h.chunk.is_some() {
             continue;
         }
         let m: DeltasMsg<Doc> = postcard::from_bytes(fragment).expect("interval decodes");
@@ -727,11 +729,11 @@ fn full_delta_buffer_coalesces_and_converges_when_the_neighbour_returns() {
     coalescing::<4>();
 }
 
-// ---- (f) fragmentation -----------------------------------------------------------------
+// ---- (f) transfers ---------------------------------------------------------------------
 
-/// A delta of `n` elements sent at `mtu`: arrives intact in many fragments; then again
-/// with one fragment of its first interval lost, which is resent and converges.
-fn fragmented_delta(mtu: usize, n: u32, min_fragments: u8) {
+/// A delta of `n` elements sent at `mtu`: arrives intact in many chunks; then again with
+/// one chunk of its first interval lost, which alone is sent again, and converges.
+fn fragmented_delta(mtu: usize, n: u32, min_chunks: u32) {
     for lose_one in [false, true] {
         let (a, b) = (0, 1);
         let mut net = DocNet::new(2, config(mtu), 8);
@@ -747,8 +749,7 @@ fn fragmented_delta(mtu: usize, n: u32, min_fragments: u8) {
                 let hit = !lost
                     && s.from == 0
                     && h.kind == FrameKind::Deltas
-                    && h.count > 2
-                    && h.index == 1;
+                    && h.chunk.is_some_and(|c| c.count() > 2 && c.index == 1);
                 lost |= hit;
                 hit
             }));
@@ -763,16 +764,30 @@ fn fragmented_delta(mtu: usize, n: u32, min_fragments: u8) {
             .map(Sent::header)
             .find(|h| h.kind == FrameKind::Deltas)
             .expect("an interval went out");
+        let count = first.chunk.map_or(1, |c| c.count());
         assert!(
-            first.count >= min_fragments,
-            "MTU {mtu}: {} fragments, expected at least {min_fragments}",
-            first.count
+            count >= min_chunks,
+            "MTU {mtu}: {count} chunks, expected at least {min_chunks}"
         );
+        let chunks_of_first = |net: &DocNet| {
+            net.sent
+                .iter()
+                .filter(|s| s.from == a && s.at >= t0)
+                .filter(|s| {
+                    s.header()
+                        .chunk
+                        .is_some_and(|c| c.transfer == first.chunk.map_or(u32::MAX, |f| f.transfer))
+                })
+                .count() as u32
+        };
         if lose_one {
-            assert!(net.sent.iter().any(|s| s.dropped), "one fragment was lost");
+            assert!(net.sent.iter().any(|s| s.dropped), "one chunk was lost");
+            // The lost chunk is sent again, and a few that the link's random delays
+            // reordered past the loss threshold; never the whole message.
+            let sent = chunks_of_first(&net);
             assert!(
-                net.nodes[a].metrics().intervals_sent >= 2,
-                "the interval was resent"
+                sent > count && sent < 2 * count,
+                "{sent} chunk sends for {count} chunks"
             );
             assert!(
                 took < 2_000,
@@ -799,7 +814,8 @@ fn fragmented_delta_at_mtu_1200() {
 
 // ---- (g) bad frames --------------------------------------------------------------------
 
-/// Two synced nodes at MTU 64 (so messages fragment), with the frames they exchanged.
+/// Two synced nodes at MTU 64 (so messages travel as transfers), with the frames they
+/// exchanged.
 fn synced_pair(seed: u64) -> DocNet {
     let mut net = DocNet::new(2, config(64), seed);
     net.link(0, 1);
@@ -851,16 +867,16 @@ fn assert_dropped(net: &mut DocNet, frame: &[u8], what: &str, which: fn(&Drops) 
     assert_eq!(observe(net, 0), before, "{what}: nothing changed");
 }
 
-/// A frame 1 sent 0 of `kind`, single- or multi-fragment.
-fn captured(net: &DocNet, kind: FrameKind, multi: bool) -> Vec<u8> {
+/// A frame 1 sent 0 of `kind`, a whole message or a chunk of a transfer.
+fn captured(net: &DocNet, kind: FrameKind, chunk: bool) -> Vec<u8> {
     net.sent
         .iter()
         .filter(|s| s.from == 1 && s.to == 0)
         .find(|s| {
             let h = s.header();
-            h.kind == kind && (h.count > 1) == multi
+            h.kind == kind && h.chunk.is_some() == chunk
         })
-        .unwrap_or_else(|| panic!("no {kind:?} frame (multi-fragment: {multi}) captured"))
+        .unwrap_or_else(|| panic!("no {kind:?} frame (chunk: {chunk}) captured"))
         .bytes
         .clone()
 }
@@ -875,12 +891,19 @@ fn current_header(net: &DocNet, kind: FrameKind) -> Header {
         .expect("a frame");
     Header {
         kind,
-        message: 60_000,
-        index: 0,
-        count: 1,
-        offset: 0,
+        chunk: None,
         ..last.header()
     }
+}
+
+/// Chunk `index` of a transfer `transfer` of `len` bytes in chunks of `chunk`.
+fn chunk(transfer: u32, len: u32, chunk: u32, index: u32) -> Option<ChunkHeader> {
+    Some(ChunkHeader {
+        transfer,
+        len,
+        chunk,
+        index,
+    })
 }
 
 #[test]
@@ -932,12 +955,31 @@ fn bad_frame_malformed_header() {
     let mut net = synced_pair(13);
     let h = current_header(&net, FrameKind::Deltas);
     let cases = [
-        ("count 0", Header { count: 0, ..h }),
         (
-            "index past count",
+            "chunk past the end of its transfer",
             Header {
-                index: 3,
-                count: 2,
+                chunk: chunk(1, 2, 1, 3),
+                ..h
+            },
+        ),
+        (
+            "chunk of a transfer of one chunk",
+            Header {
+                chunk: chunk(1, 1, 1, 0),
+                ..h
+            },
+        ),
+        (
+            "chunk of size 0",
+            Header {
+                chunk: chunk(1, 2, 0, 0),
+                ..h
+            },
+        ),
+        (
+            "chunk body shorter than its header says",
+            Header {
+                chunk: chunk(1, 3, 2, 0),
                 ..h
             },
         ),
@@ -950,10 +992,18 @@ fn bad_frame_malformed_header() {
         ),
         ("from the receiver itself", Header { from: rid(0), ..h }),
         (
-            "heartbeat in fragments",
+            "heartbeat as a chunk",
             Header {
                 kind: FrameKind::Heartbeat,
-                count: 2,
+                chunk: chunk(1, 2, 1, 0),
+                ..h
+            },
+        ),
+        (
+            "transfer acknowledgement as a chunk",
+            Header {
+                kind: FrameKind::TransferAck,
+                chunk: chunk(1, 2, 1, 0),
                 ..h
             },
         ),
@@ -1014,41 +1064,57 @@ fn bad_frame_malformed_header() {
 fn bad_frame_oversized_message() {
     let mut net = synced_pair(14);
     let h = current_header(&net, FrameKind::Deltas);
-    // One fragment longer than the node's 8 KiB message buffer.
-    let frame = wire::encode(&h, &vec![0u8; 9_000]);
-    assert_dropped(&mut net, &frame, "single fragment over MSG", |d| {
-        d.oversized
-    });
-    // A fragment placed past the end of the message buffer.
+    let limit = net.nodes[0].config().max_message_bytes as u32;
+    // A transfer announcing more than the node takes: refused before any staging.
     let frame = wire::encode(
         &Header {
-            count: 4,
-            index: 3,
-            offset: 8_190,
+            chunk: chunk(1, limit + 1, 30, 3),
             ..h
         },
         &[0u8; 30],
     );
-    assert_dropped(&mut net, &frame, "fragment past MSG", |d| d.oversized);
+    assert_dropped(&mut net, &frame, "transfer over max_message_bytes", |d| {
+        d.oversized
+    });
+    // The refusal goes back to the sender.
+    let ack = transfer_acks(&mut net, 0).pop().expect("a refusal is owed");
+    assert!(
+        matches!(
+            ack.status,
+            wire::AckStatus::Refused(starling_sync::Refusal::TooLarge { .. })
+        ),
+        "{ack:?}"
+    );
+}
+
+/// The transfer acknowledgements node `i` sends now.
+fn transfer_acks(net: &mut DocNet, i: usize) -> Vec<wire::TransferAck> {
+    let mut buf = vec![0u8; net.nodes[i].config().mtu];
+    let mut acks = Vec::new();
+    while let Some(t) = net.nodes[i].poll_transmit(net.now, &mut buf) {
+        if let Some((h, body)) = wire::decode(&buf[..t.len])
+            && h.kind == FrameKind::TransferAck
+        {
+            acks.push(postcard::from_bytes(body).expect("an ack decodes"));
+        }
+    }
+    acks
 }
 
 #[test]
-fn bad_frame_duplicated_fragment_and_interval() {
+fn bad_frame_duplicated_chunk_and_interval() {
     let mut net = synced_pair(15);
-    // A fragment of a message being reassembled, twice.
+    // A chunk of a transfer being staged, twice.
     let h = current_header(&net, FrameKind::Deltas);
     let first = wire::encode(
         &Header {
-            count: 3,
-            index: 0,
-            offset: 0,
-            message: 60_001,
+            chunk: chunk(60_001, 60, 20, 0),
             ..h
         },
         &[0u8; 20],
     );
     net.nodes[0].handle_datagram(net.now, 1, &first);
-    assert_dropped(&mut net, &first, "fragment again", |d| d.duplicate);
+    assert_dropped(&mut net, &first, "chunk again", |d| d.duplicate);
     // An interval already joined, again.
     let interval = net
         .sent
@@ -1056,9 +1122,9 @@ fn bad_frame_duplicated_fragment_and_interval() {
         .filter(|s| s.from == 1 && s.to == 0 && !s.dropped)
         .rfind(|s| {
             let h = s.header();
-            h.kind == FrameKind::Deltas && h.count == 1
+            h.kind == FrameKind::Deltas && h.chunk.is_none()
         })
-        .expect("a single-fragment interval")
+        .expect("a one-frame interval")
         .bytes
         .clone();
     assert_dropped(&mut net, &interval, "interval again", |d| d.duplicate);
@@ -1104,7 +1170,10 @@ fn bad_frame_unsolicited_catch_up() {
     assert_dropped(&mut net, &frame, "unsolicited catch-up", |d| d.replayed);
     // A real catch-up, replayed after it was consumed.
     let real = net.sent.iter().find(|s| {
-        s.from == 1 && s.to == 0 && s.header().kind == FrameKind::CatchUp && s.header().count == 1
+        s.from == 1
+            && s.to == 0
+            && s.header().kind == FrameKind::CatchUp
+            && s.header().chunk.is_none()
     });
     if let Some(real) = real {
         let bytes = real.bytes.clone();
@@ -1121,20 +1190,28 @@ fn fuzzed_frames_never_panic_nor_change_state() {
     src.full_mesh();
     for k in 0..12 {
         let i = k % 3;
-        src.update(i, add_all(rid(i), [k as u32, 100 + k as u32]));
+        // Enough elements that some messages travel as transfers.
+        src.update(i, add_all(rid(i), (0..8).map(|e| e * 100_003 + k as u32)));
         src.update(i, increment(rid(i), 1));
         src.run_for(120);
     }
     src.converge(5_000);
     let corpus: Vec<Vec<u8>> = src.sent.iter().map(|s| s.bytes.clone()).collect();
     let kinds: BTreeSet<u8> = src.sent.iter().map(|s| s.header().kind as u8).collect();
-    assert_eq!(kinds.len(), 4, "the corpus has every frame kind");
+    assert_eq!(kinds.len(), 5, "the corpus has every frame kind");
+    assert!(
+        src.sent.iter().any(|s| s.header().chunk.is_some()),
+        "and chunks of transfers"
+    );
 
     // The target: replica 1 again (frames "from itself" included), a new incarnation
     // with some state of its own, never synced with anyone.
     let mut rng = ChaCha8Rng::seed_from_u64(21);
+    // A small limit, so mutated transfer lengths reach the oversized check.
+    let mut small = config(64);
+    small.max_message_bytes = 100;
     let mut target: Node<Doc, usize, 8, 16, 8192> =
-        Node::new(rid(0), Doc::default(), config(64), 0, &mut rng);
+        Node::new(rid(0), Doc::default(), small, 0, &mut rng);
     target.add_peer(1).unwrap();
     target.update(add_all(rid(0), [5, 6, 7])).unwrap();
     let state = target.state().clone();

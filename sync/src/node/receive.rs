@@ -60,6 +60,9 @@ where
         let message = match (header.kind, header.chunk) {
             (FrameKind::Heartbeat, _) => return Ok(()),
             (FrameKind::TransferAck, _) => return self.on_transfer_ack(p, &header, body),
+            (_, None) if body.len() > self.config.max_message_bytes => {
+                return Err(DropReason::Oversized);
+            }
             (kind, None) => message::decode(kind, body)?,
             (kind, Some(chunk)) => {
                 let Some(slot) = self.on_chunk(p, &header, &chunk, body)? else {

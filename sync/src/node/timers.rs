@@ -126,6 +126,7 @@ where
                 peer.liveness = Liveness::Suspect;
                 if let Some(id) = peer.id {
                     let _ = self.events.push_back(Event::PeerSuspect(id));
+                    self.transfers.cancel_interval_to(id);
                 }
             }
             if forget {
@@ -246,6 +247,9 @@ where
             let ready = (0..self.peers.len())
                 .filter(|&p| self.peers[p].owes_anything() || self.transfer_owes(p))
                 .map(|p| self.peers[p].budget_ready_ms(self.config.mtu, &self.config))
+                // Ready now: the budget is not what holds it back (a transfer's window,
+                // say), and a deadline in the past would spin the caller.
+                .filter(|&t| t > self.now_ms)
                 .min();
             if let Some(ready) = ready {
                 next = next.min(ready);

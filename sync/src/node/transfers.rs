@@ -65,6 +65,19 @@ impl<S: Storage + Default, const N: usize> Transfers<S, N> {
             .find(|o| o.route.is_some_and(|r| r.peer == peer))
     }
 
+    /// Ends the delta-interval transfer under way to `peer`, if any (it went silent: the
+    /// interval of its next round, once it answers again, has everything).
+    pub(super) fn cancel_interval_to(&mut self, peer: ReplicaId) {
+        for o in self.outgoing.iter_mut() {
+            if o.route
+                .is_some_and(|r| r.peer == peer && r.kind == FrameKind::Deltas)
+            {
+                o.sender.cancel();
+                o.route = None;
+            }
+        }
+    }
+
     /// Ends every transfer with `peer`, both ways (it restarted, or is dead).
     pub(super) fn forget(&mut self, peer: ReplicaId) {
         for o in self.outgoing.iter_mut() {
@@ -75,6 +88,18 @@ impl<S: Storage + Default, const N: usize> Transfers<S, N> {
         }
         self.inbound.forget(peer);
     }
+}
+
+/// How a message goes: its frame kind and what its frames say besides it.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Envelope {
+    pub(super) kind: FrameKind,
+    /// The nonce of the digest a catch-up answers (0 for other kinds).
+    pub(super) nonce: u32,
+    /// Ask for the neighbour's deltas back (push-pull).
+    pub(super) pull: bool,
+    /// Only as one frame, never as a transfer.
+    pub(super) frame_only: bool,
 }
 
 /// Why a message owed to a neighbour did not go out now.
@@ -109,7 +134,12 @@ where
     }
 
     /// The header of a frame of `kind` to peer `p` (nothing paid yet).
-    pub(super) fn header_to(&self, p: usize, kind: FrameKind, chunk: Option<ChunkHeader>) -> Header {
+    pub(super) fn header_to(
+        &self,
+        p: usize,
+        kind: FrameKind,
+        chunk: Option<ChunkHeader>,
+    ) -> Header {
         let peer = &self.peers[p];
         Header {
             kind,
@@ -122,19 +152,22 @@ where
         }
     }
 
-    /// Sends `msg` (of `kind`, a catch-up answering `nonce`) to peer `p`: in one frame
-    /// written into `buf` when it fits, else as a transfer whose first chunk is written
-    /// (unless `frame_only`). Returns the frame's length.
+    /// Sends `msg` to peer `p` as `envelope` says: in one frame written into `buf` when
+    /// it fits, else as a transfer whose first chunk is written (unless `frame_only`).
+    /// Returns the frame's length.
     pub(super) fn send_message<M: Serialize>(
         &mut self,
         p: usize,
-        kind: FrameKind,
-        nonce: u32,
+        envelope: Envelope,
         msg: &M,
-        pull: bool,
-        frame_only: bool,
         buf: &mut [u8],
     ) -> Result<usize, Unsent> {
+        let Envelope {
+            kind,
+            nonce,
+            pull,
+            frame_only,
+        } = envelope;
         let size = postcard::serialize_with_flavor(msg, postcard::ser_flavors::Size::default())
             .map_err(|_| Unsent::Refused(too_large(usize::MAX, 0)))?;
         let header = Header {
@@ -162,7 +195,12 @@ where
         if frame_only || self.transfers.sending_to(peer_id).is_some() {
             return Err(Unsent::Later);
         }
-        let Some(slot) = self.transfers.outgoing.iter().position(|o| o.route.is_none()) else {
+        let Some(slot) = self
+            .transfers
+            .outgoing
+            .iter()
+            .position(|o| o.route.is_none())
+        else {
             return Err(Unsent::Later);
         };
         let limit = self.config.max_message_bytes;
@@ -209,7 +247,9 @@ where
             .iter()
             .position(|o| o.route.is_some_and(|r| r.peer == peer_id))?;
         let route = self.transfers.outgoing[slot].route?;
-        let chunk = self.transfers.outgoing[slot].sender.poll_chunk(now, &pacing)?;
+        let chunk = self.transfers.outgoing[slot]
+            .sender
+            .poll_chunk(now, &pacing)?;
         let header = Header {
             to_incarnation: route.to_incarnation,
             ..self.header_to(p, route.kind, Some(chunk))

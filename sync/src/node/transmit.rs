@@ -14,10 +14,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use starling_core::Reconcile;
 
-use super::transfers::Unsent;
+use super::transfers::{Envelope, Unsent};
 use super::{Node, Transmit};
 use crate::metrics::DropReason;
-use crate::peer::{DigestDue, Outbound};
+use crate::peer::{DigestDue, Liveness, Outbound};
 use crate::wire::frame::{self, CRC_LEN, FrameKind};
 use crate::wire::message::{CatchUpMsg, DeltasMsg, DigestMsg};
 
@@ -98,8 +98,17 @@ where
                 seq: self.seq,
                 delta,
             };
-            return match self.send_message(p, FrameKind::CatchUp, c.nonce, &msg, false, false, buf)
-            {
+            return match self.send_message(
+                p,
+                Envelope {
+                    kind: FrameKind::CatchUp,
+                    nonce: c.nonce,
+                    pull: false,
+                    frame_only: false,
+                },
+                &msg,
+                buf,
+            ) {
                 Ok(len) => {
                     self.metrics.catchups_sent += 1;
                     Some(len)
@@ -123,10 +132,30 @@ where
                 reply: due == DigestDue::Request,
                 digest,
             };
-            match self.send_message(p, FrameKind::Digest, 0, &msg, false, !can_transfer, buf) {
+            match self.send_message(
+                p,
+                Envelope {
+                    kind: FrameKind::Digest,
+                    nonce: 0,
+                    pull: false,
+                    frame_only: !can_transfer,
+                },
+                &msg,
+                buf,
+            ) {
                 Ok(len) => {
                     self.peers[p].owed.digest = None;
                     self.metrics.digests_sent += 1;
+                    return Some(len);
+                }
+                // A neighbour not heard from yet has no id to address a transfer to:
+                // a heartbeat introduces us, and its answer (its own digest) tells us
+                // its id; our probe sends the digest again.
+                Err(Unsent::Later) if self.peers[p].id.is_none() => {
+                    self.peers[p].owed.digest = None;
+                    let header = self.header_to(p, FrameKind::Heartbeat, None);
+                    let len = frame::encode(&header, &[], buf)?;
+                    self.pay_frame(p, FrameKind::Heartbeat);
                     return Some(len);
                 }
                 // After the transfer under way; meanwhile the rest may go.
@@ -152,15 +181,29 @@ where
                         to: msg_to,
                         delta,
                     };
-                    match self.send_message(p, FrameKind::Deltas, 0, &msg, pull, false, buf) {
+                    // An interval larger than a frame goes as a transfer only to a
+                    // neighbour that answers: one silent for `suspect_after_ms` may be
+                    // partitioned away, and a transfer into a partition is a stale
+                    // snapshot that, once the link heals, would delay and split the
+                    // interval that has everything.
+                    let frame_only = self.peers[p].liveness != Liveness::Alive;
+                    match self.send_message(
+                        p,
+                        Envelope {
+                            kind: FrameKind::Deltas,
+                            nonce: 0,
+                            pull,
+                            frame_only,
+                        },
+                        &msg,
+                        buf,
+                    ) {
                         Ok(len) => {
                             self.metrics.intervals_sent += 1;
                             return Some(len);
                         }
-                        Err(Unsent::Later) => {
-                            self.peers[p].owed.deltas = true;
-                            return None;
-                        }
+                        // Its next round tries again.
+                        Err(Unsent::Later) => return None,
                         Err(Unsent::Refused(r)) => {
                             self.refused_to_send(p, r);
                             self.resync(p);

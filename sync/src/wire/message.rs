@@ -1,4 +1,4 @@
-//! Messages: what a frame carries, or the fragments of one frame kind reassembled.
+//! Messages: what a frame carries, or a transfer's chunks staged whole.
 //!
 //! Each message kind is a postcard-encoded struct named by the frame's [`FrameKind`]; the
 //! table is in `docs/sync-protocol.md`. A new message kind gets a [`FrameKind`], a struct
