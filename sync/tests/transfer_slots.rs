@@ -149,7 +149,11 @@ fn with_transfer_buffers_a_message_of_many_frames_arrives() {
     assert_eq!(a.state(), b.state());
     assert!(a.metrics().transfers_delivered > 0);
     assert!(b.metrics().transfers_received > 0);
-    assert_eq!(a.metrics().drops.total() + b.metrics().drops.total(), 0);
+    // Nothing refused for its size or malformed (a catch-up answering a request twice
+    // may arrive after the first one, and is dropped as replayed: harmless).
+    for d in [a.metrics().drops, b.metrics().drops] {
+        assert_eq!(d.oversized + d.malformed + d.busy + d.capacity, 0, "{d:?}");
+    }
     assert_eq!(refusals(&events_a), (vec![], vec![]));
     assert_eq!(refusals(&events_b), (vec![], vec![]));
 }

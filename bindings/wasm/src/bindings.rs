@@ -13,7 +13,7 @@ use starling_sync::{Config, Event};
 use wasm_bindgen::prelude::*;
 
 use crate::document::{Document, Element, Kind, Number, Value, edit, read};
-use crate::{DOCUMENT_LIMIT, MESSAGE_BYTES, SyncNode};
+use crate::{DOCUMENT_LIMIT, MAX_MESSAGE_BYTES, SyncNode};
 
 /// Largest saved document `Replica.load` accepts, in bytes.
 const LOAD_LIMIT: usize = 16 * 1024 * 1024;
@@ -143,8 +143,6 @@ pub struct Replica {
     rng: Xoshiro128PlusPlus,
     clock: HybridClock,
     frame: Vec<u8>,
-    /// [`DOCUMENT_LIMIT`] bytes to check that an edit keeps the document within them.
-    scratch: Vec<u8>,
     changed: bool,
 }
 
@@ -204,6 +202,7 @@ impl Replica {
         }
         let mut config = Config::new(mtu as usize);
         config.sync_interval_ms = u64::from(sync_interval_ms);
+        config.max_message_bytes = MAX_MESSAGE_BYTES;
         let mut rng = Xoshiro128PlusPlus::from_seed(seed);
         let node = Box::new(SyncNode::new(ReplicaId(id), doc, config, now, &mut rng));
         Ok(Replica {
@@ -211,7 +210,6 @@ impl Replica {
             rng,
             clock,
             frame: vec![0; mtu as usize],
-            scratch: vec![0; DOCUMENT_LIMIT],
             changed: false,
         })
     }
@@ -227,7 +225,7 @@ impl Replica {
     pub fn save(&self) -> Vec<u8> {
         // One encoder for everything (the node's slice encoder): a second flavour
         // would add a copy of the document's serialization code to the module.
-        let mut buf = vec![0; MESSAGE_BYTES];
+        let mut buf = vec![0; self.node.state().encoded_len()];
         loop {
             if let Ok(used) = self.node.state().to_slice(&mut buf) {
                 let len = used.len();
@@ -280,7 +278,6 @@ impl Replica {
                 | Edit::RegisterSet(_)
                 | Edit::MapSet(..)
         );
-        let scratch = &mut self.scratch;
         let mut failure = "the document's capacity is exhausted";
         let result = self.node.update(|doc| {
             let mut next = doc.clone();
@@ -305,8 +302,8 @@ impl Replica {
                 Edit::MapDelete(k) => edit::map_delete(&mut next, name, &k),
                 Edit::MapClear => edit::map_clear(&mut next, name),
             }?;
-            if grows && next.to_slice(scratch).is_err() {
-                failure = "the document would pass its size limit (16,320 bytes encoded); the edit was not applied";
+            if grows && next.encoded_len() > DOCUMENT_LIMIT {
+                failure = "the document would pass its size limit (16 MiB encoded); the edit was not applied";
                 return Err(CapacityError);
             }
             *doc = next;
@@ -423,6 +420,6 @@ impl Replica {
     /// Size of the largest message, in bytes: documents are limited to a little less.
     #[wasm_bindgen(js_name = messageLimit)]
     pub fn message_limit() -> u32 {
-        MESSAGE_BYTES as u32
+        MAX_MESSAGE_BYTES as u32
     }
 }

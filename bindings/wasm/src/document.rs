@@ -131,7 +131,7 @@ impl Key {
 
 /// Storage of every table: growable sorted vectors. The browser has an allocator, and
 /// `Compact` carries the least code: 15 KB less gzipped than `Growable`'s B-trees (the
-/// documents stay small: edits past 16 KB encoded are refused).
+/// documents stay within a sync message: edits past 16 MiB encoded are refused).
 pub type S = Compact;
 /// A last-writer-wins register of a [`Value`], stamped by a hybrid logical clock.
 pub type Register = LwwRegister<Value, HlcTimestamp>;

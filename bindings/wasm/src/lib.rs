@@ -39,19 +39,20 @@ mod runtime {
     }
 }
 
-/// The largest message (a delta-interval, digest or catch-up) a replica sends, in bytes.
-/// A catch-up carries the part of the document a peer lacks, so a document must encode
-/// within [`DOCUMENT_LIMIT`] for new peers to be caught up in one message.
-pub const MESSAGE_BYTES: usize = 16 * 1024;
+/// The largest message (a delta-interval, digest or catch-up) a replica sends or takes,
+/// in bytes: the sync node's `Config::max_message_bytes`. A message larger than one frame
+/// travels as a transfer of chunks, staged in memory allocated to its length.
+pub const MAX_MESSAGE_BYTES: usize = 16 << 20;
 
 /// The largest encoded document a local edit may produce: an edit that would grow the
 /// document past it fails (with an exception) and changes nothing. Leaves room for a
-/// catch-up message's header fields within [`MESSAGE_BYTES`].
-pub const DOCUMENT_LIMIT: usize = MESSAGE_BYTES - 64;
+/// catch-up message's header fields within [`MAX_MESSAGE_BYTES`], so a peer that was away
+/// can always be caught up.
+pub const DOCUMENT_LIMIT: usize = MAX_MESSAGE_BYTES - 64;
 
 /// Neighbours one replica syncs with (tabs, processes, gateways).
 pub const PEERS: usize = 8;
 
 /// The sync node behind a replica: peers are addressed by a 32-bit link id that the
 /// JavaScript transports allocate.
-pub type SyncNode = starling_sync::Node<document::Document, u32, PEERS, 16, MESSAGE_BYTES>;
+pub type SyncNode = starling_sync::Node<document::Document, u32, PEERS, 16>;

@@ -160,7 +160,7 @@ fn bad_input_throws_clear_errors_and_changes_nothing() {
     assert_eq!(r.save(), at_max);
 
     // A document that grows past its limit refuses the edit that would overflow it.
-    let long = "x".repeat(1000);
+    let long = "x".repeat(1 << 20);
     let mut refused = None;
     for i in 0..40 {
         let result = r.edit(
@@ -177,7 +177,7 @@ fn bad_input_throws_clear_errors_and_changes_nothing() {
     }
     let (i, m) = refused.expect("the size limit refuses an edit");
     assert!(m.contains("size limit"), "{m}");
-    assert!(i > 10, "refused after {i} writes of 1 KB");
+    assert!(i > 10, "refused after {i} writes of 1 MiB");
     assert!(r.save().len() <= starling_wasm::DOCUMENT_LIMIT);
 
     // Garbage frames are counted, not trapped on.
