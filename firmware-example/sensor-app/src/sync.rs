@@ -17,12 +17,12 @@ pub const DELTAS: usize = 2;
 /// document encodes within 512 bytes (tested in [`crate::doc`]).
 pub const MESSAGE_BYTES: usize = 512;
 /// Largest frame on the wire: a whole message plus room for the frame header (at most
-/// 64 bytes), so that messages are never fragmented on UDP and the node's reassembly
-/// buffers stay unused.
+/// 64 bytes), so that every message fits one frame and the node needs no transfer buffers.
 pub const MTU: usize = MESSAGE_BYTES + 64;
 
 /// The sync node of a sensor: [`Doc`] replicated with UDP endpoints as addresses, and no
-/// reassembly buffers (frames of [`MTU`] bytes carry whole messages).
+/// transfer buffers (`TRANSFERS = 0`: frames of [`MTU`] bytes carry whole messages; a
+/// larger one would be refused and reported, never silently dropped).
 #[cfg(feature = "embassy")]
 pub type SensorNode = Node<Doc, embassy_net::IpEndpoint, PEERS, DELTAS, MESSAGE_BYTES, 0>;
 

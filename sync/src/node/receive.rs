@@ -100,9 +100,8 @@ where
                 peer.reset_marks();
                 self.transfers.forget(header.from);
             }
-            self.peers[p].incarnation = Some(incarnation);
+            peer.incarnation = Some(incarnation);
         }
-        let peer = &mut self.peers[p];
         if peer.heard(now, &config) {
             self.push_event(Event::PeerUp(header.from));
         }

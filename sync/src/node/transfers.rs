@@ -17,7 +17,7 @@ use super::{Event, Node};
 use crate::metrics::DropReason;
 use crate::transfer::{
     Ack, AckOutcome, ChunkHeader, ChunkOutcome, Inbound, Key, Limits, Pacing, Refusal, Sender,
-    Storage, encode_into,
+    Storage, too_large,
 };
 use crate::wire::frame::{self, CRC_LEN, FrameKind, Header};
 
@@ -154,7 +154,8 @@ where
 
     /// Sends `msg` to peer `p` as `envelope` says: in one frame written into `buf` when
     /// it fits, else as a transfer whose first chunk is written (unless `frame_only`).
-    /// Returns the frame's length.
+    /// Returns the frame's length. Only the encoding is generic: the rest is shared by
+    /// every message type (one copy in the flash).
     pub(super) fn send_message<M: Serialize>(
         &mut self,
         p: usize,
@@ -162,71 +163,83 @@ where
         msg: &M,
         buf: &mut [u8],
     ) -> Result<usize, Unsent> {
-        let Envelope {
-            kind,
-            nonce,
-            pull,
-            frame_only,
-        } = envelope;
-        let size = postcard::serialize_with_flavor(msg, postcard::ser_flavors::Size::default())
-            .map_err(|_| Unsent::Refused(too_large(usize::MAX, 0)))?;
         let header = Header {
-            pull,
-            ..self.header_to(p, kind, None)
+            pull: envelope.pull,
+            ..self.header_to(p, envelope.kind, None)
         };
-        let room = frame::header_len(&header)
-            .and_then(|h| buf.len().checked_sub(1 + h + CRC_LEN))
-            .unwrap_or(0);
-        if size <= room {
-            let len = frame::encode_with(&header, buf, |body| {
-                postcard::to_slice(msg, body).ok().map(|b| b.len())
-            })
-            .ok_or(Unsent::Refused(too_large(size, room)))?;
-            self.pay_frame(p, kind);
+        let one_frame = frame::encode_with(&header, buf, |body| {
+            postcard::to_slice(msg, body).ok().map(|b| b.len())
+        });
+        if let Some(len) = one_frame {
+            self.pay_frame(p, envelope.kind);
             return Ok(len);
         }
+        let slot = self.transfer_slot(p, envelope)?;
+        let limit = self.config.max_message_bytes;
+        let size = self.transfers.outgoing[slot]
+            .sender
+            .storage_mut()
+            .encode(msg, limit)
+            .map_err(Unsent::Refused)?;
+        self.start_transfer(p, slot, size, envelope, buf)
+    }
+
+    /// The idle sender a message too large for one frame goes through to peer `p`.
+    fn transfer_slot(&self, p: usize, envelope: Envelope) -> Result<usize, Unsent> {
         if TRANSFERS == 0 {
             // No senders: only messages of one frame go out.
-            return Err(Unsent::Refused(too_large(size, room)));
+            return Err(Unsent::Refused(too_large(0, self.config.mtu)));
         }
         let Some(peer_id) = self.peers[p].id else {
             return Err(Unsent::Later);
         };
-        if frame_only || self.transfers.sending_to(peer_id).is_some() {
+        if envelope.frame_only || self.transfers.sending_to(peer_id).is_some() {
             return Err(Unsent::Later);
         }
-        let Some(slot) = self
-            .transfers
+        self.transfers
             .outgoing
             .iter()
             .position(|o| o.route.is_none())
-        else {
-            return Err(Unsent::Later);
-        };
-        let limit = self.config.max_message_bytes;
+            .ok_or(Unsent::Later)
+    }
+
+    /// Starts the transfer of the `size` bytes encoded in sender `slot`'s buffer to peer
+    /// `p`, and writes its first chunk into `buf`.
+    fn start_transfer(
+        &mut self,
+        p: usize,
+        slot: usize,
+        size: usize,
+        envelope: Envelope,
+        buf: &mut [u8],
+    ) -> Result<usize, Unsent> {
         let id = self.transfers.next_id;
         // The widest chunk header of this transfer: its fields are at most `size`.
+        let size32 = u32::try_from(size).unwrap_or(u32::MAX);
         let widest = ChunkHeader {
             transfer: id,
-            len: u32::try_from(size).unwrap_or(u32::MAX),
-            chunk: u32::try_from(size).unwrap_or(u32::MAX),
-            index: u32::try_from(size).unwrap_or(u32::MAX),
+            len: size32,
+            chunk: size32,
+            index: size32,
         };
-        let chunk = frame::header_len(&self.header_to(p, kind, Some(widest)))
+        let chunk = frame::header_len(&self.header_to(p, envelope.kind, Some(widest)))
             .and_then(|h| self.config.mtu.checked_sub(1 + h + CRC_LEN))
-            .filter(|c| *c > 0)
-            .ok_or(Unsent::Refused(too_large(size, room)))?;
+            .filter(|c| *c > 0);
         let (now, pacing) = (self.now_ms, self.pacing());
+        let to_incarnation = self.peers[p].incarnation.map_or(0, NonZeroU32::get);
+        let (Some(peer), Some(chunk)) = (self.peers[p].id, chunk) else {
+            self.transfers.outgoing[slot].sender.cancel();
+            return Err(Unsent::Refused(too_large(size, 0)));
+        };
         let out = &mut self.transfers.outgoing[slot];
-        encode_into(out.sender.storage_mut(), msg, size, limit).map_err(Unsent::Refused)?;
         out.sender
             .start(now, id, size, chunk, &pacing)
             .map_err(Unsent::Refused)?;
         out.route = Some(Route {
-            peer: peer_id,
-            to_incarnation: self.peers[p].incarnation.map_or(0, NonZeroU32::get),
-            kind,
-            nonce,
+            peer,
+            to_incarnation,
+            kind: envelope.kind,
+            nonce: envelope.nonce,
         });
         self.transfers.next_id = id.wrapping_add(1);
         self.metrics.transfers_started += 1;
@@ -294,11 +307,18 @@ where
             transfer: chunk.transfer,
         };
         let (now, limits) = (self.now_ms, self.limits());
-        match self
-            .transfers
-            .inbound
-            .handle_chunk(now, key, chunk, data, &limits)
-        {
+        let outcome = if TRANSFERS == 0 {
+            let refusal = Refusal::TooLarge {
+                len: chunk.len,
+                limit: 0,
+            };
+            self.transfers.inbound.refuse_unstaged(key, refusal)
+        } else {
+            self.transfers
+                .inbound
+                .handle_chunk(now, key, chunk, data, &limits)
+        };
+        match outcome {
             ChunkOutcome::Pending | ChunkOutcome::Answered => Ok(None),
             ChunkOutcome::Complete(slot) => {
                 self.metrics.transfers_received += 1;
@@ -324,6 +344,10 @@ where
         header: &Header,
         body: &[u8],
     ) -> Result<(), DropReason> {
+        if TRANSFERS == 0 {
+            // We send no transfers: nothing to acknowledge.
+            return Ok(());
+        }
         let ack = Ack::decode(body).ok_or(DropReason::Malformed)?;
         let Some(peer) = self.peers[p].id else {
             return Ok(());
@@ -406,12 +430,5 @@ where
         if let Some(peer) = self.peers[p].id {
             self.push_event(Event::OutgoingRefused { peer, refusal });
         }
-    }
-}
-
-fn too_large(len: usize, limit: usize) -> Refusal {
-    Refusal::TooLarge {
-        len: u32::try_from(len).unwrap_or(u32::MAX),
-        limit: u32::try_from(limit).unwrap_or(u32::MAX),
     }
 }

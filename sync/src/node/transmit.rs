@@ -18,6 +18,8 @@ use super::transfers::{Envelope, Unsent};
 use super::{Node, Transmit};
 use crate::metrics::DropReason;
 use crate::peer::{DigestDue, Liveness, Outbound};
+#[cfg(not(feature = "alloc"))]
+use crate::transfer::Storage;
 use crate::wire::frame::{self, CRC_LEN, FrameKind};
 use crate::wire::message::{CatchUpMsg, DeltasMsg, DigestMsg};
 
@@ -153,10 +155,7 @@ where
                 // its id; our probe sends the digest again.
                 Err(Unsent::Later) if self.peers[p].id.is_none() => {
                     self.peers[p].owed.digest = None;
-                    let header = self.header_to(p, FrameKind::Heartbeat, None);
-                    let len = frame::encode(&header, &[], buf)?;
-                    self.pay_frame(p, FrameKind::Heartbeat);
-                    return Some(len);
+                    self.peers[p].owed.ack = true;
                 }
                 // After the transfer under way; meanwhile the rest may go.
                 Err(Unsent::Later) => {}
@@ -174,7 +173,7 @@ where
         {
             let pull = config.push_pull && self.peers[p].owed.round;
             self.peers[p].owed.deltas = false;
-            match self.encode_interval(p) {
+            match self.encode_interval(p, buf) {
                 Some((msg_from, msg_to, delta)) => {
                     let msg = DeltasMsg {
                         from: msg_from,
@@ -225,7 +224,7 @@ where
                 pull,
                 ..self.header_to(p, FrameKind::Heartbeat, None)
             };
-            let len = frame::encode(&header, &[], buf)?;
+            let len = frame::encode_with(&header, buf, |_| Some(0))?;
             self.pay_frame(p, FrameKind::Heartbeat);
             return Some(len);
         }
@@ -293,7 +292,7 @@ where
     /// without those that came from it (BP), as many groups as fit one message. `None`
     /// when the buffer no longer reaches back to the mark or not even one group fits.
     #[inline(never)]
-    fn encode_interval(&mut self, p: usize) -> Option<(u64, u64, T)> {
+    fn encode_interval(&mut self, p: usize, buf: &mut [u8]) -> Option<(u64, u64, T)> {
         let from = self.peers[p].outbound.ack()?;
         let origin = self.peers[p].id;
         let first = self.buffer.iter().find(|e| e.end > from)?;
@@ -301,6 +300,27 @@ where
             return None;
         }
         let limit = self.message_limit(p);
+        // Where an allocation-free build tries the encodings: the frame buffer when only
+        // one frame may go, else an idle sender's buffer (the caller checked one is).
+        #[cfg(feature = "alloc")]
+        let scratch: &mut [u8] = {
+            let _ = buf;
+            &mut []
+        };
+        #[cfg(not(feature = "alloc"))]
+        let scratch: &mut [u8] = if TRANSFERS == 0 {
+            buf
+        } else {
+            let storage = self
+                .transfers
+                .outgoing
+                .iter_mut()
+                .find(|o| o.route.is_none())?
+                .sender
+                .storage_mut();
+            storage.resize_zeroed(storage.capacity_max());
+            storage.bytes_mut()
+        };
         let bp = self.config.avoid_back_propagation;
         let sent_back = |e: &crate::buffer::Entry<T>| {
             bp && ((e.origin.is_some() && e.origin == origin) || e.known_by(p))
@@ -319,12 +339,11 @@ where
                 to: entry.end,
                 delta: &delta,
             };
-            match postcard::serialize_with_flavor(&msg, postcard::ser_flavors::Size::default()) {
-                Ok(size) if size <= limit => fitted = Some(entry.end),
-                _ => {
-                    complete = false;
-                    break;
-                }
+            if fits(&msg, limit, scratch) {
+                fitted = Some(entry.end);
+            } else {
+                complete = false;
+                break;
             }
         }
         let Some(to) = fitted else {
@@ -341,5 +360,22 @@ where
             }
         }
         Some((from, to, delta))
+    }
+}
+
+/// Whether `msg` encodes within `limit` bytes. Measured with `alloc`; without it, by
+/// encoding it into `scratch` (at least `limit` bytes long): one serializer per message
+/// type in the flash of an allocation-free build, not two.
+fn fits<M: Serialize>(msg: &M, limit: usize, scratch: &mut [u8]) -> bool {
+    #[cfg(feature = "alloc")]
+    {
+        let _ = scratch;
+        postcard::serialize_with_flavor(msg, postcard::ser_flavors::Size::default())
+            .is_ok_and(|size| size <= limit)
+    }
+    #[cfg(not(feature = "alloc"))]
+    {
+        let end = limit.min(scratch.len());
+        postcard::to_slice(msg, &mut scratch[..end]).is_ok()
     }
 }

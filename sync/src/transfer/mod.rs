@@ -52,7 +52,7 @@ mod tests;
 
 pub(crate) use receive::{ChunkOutcome, Inbound, Key, Limits};
 pub(crate) use send::{AckOutcome, Pacing, Sender};
-pub(crate) use storage::{Buffer, Storage, encode_into};
+pub(crate) use storage::{Buffer, Storage, too_large};
 
 /// Bytes of chunk bitmap an acknowledgement carries at most after its `next` chunk: the
 /// sender keeps its chunks in flight within this span (`8 x SACK_BYTES + 1` chunks from
@@ -124,7 +124,9 @@ pub enum Refusal {
     /// buffer. Sending it again cannot help; raise the receiver's limit (`Config`, or the
     /// node's `MSG` capacity without `alloc`) or make the state smaller.
     TooLarge {
-        /// The announced length.
+        /// The message's length (0 when the node that refused to send it could not
+        /// measure it: without `alloc`, a message is measured by encoding it into a
+        /// buffer that holds it).
         len: u32,
         /// The most the receiver takes.
         limit: u32,

@@ -221,6 +221,15 @@ impl<S: Storage, const N: usize> Inbound<S, N> {
         self.insert(i, now_ms, header, range, data)
     }
 
+    /// Refuses the transfer `key` without looking for a slot (a node without staging
+    /// slots refuses every transfer): `Answered` if it was refused already.
+    pub(crate) fn refuse_unstaged(&mut self, key: Key, refusal: Refusal) -> ChunkOutcome {
+        if self.refusal.is_some_and(|(k, _)| k == key) {
+            return ChunkOutcome::Answered;
+        }
+        self.refuse(None, key, refusal)
+    }
+
     /// A slot for a new sender: a free one, else the least recent answered one, if fewer
     /// than `max_transfers` transfers are being received.
     fn vacant(&self, limits: &Limits) -> Option<usize> {

@@ -13,34 +13,12 @@ pub(crate) type Buffer<const MSG: usize> = alloc::vec::Vec<u8>;
 #[cfg(not(feature = "alloc"))]
 pub(crate) type Buffer<const MSG: usize> = heapless::Vec<u8, MSG>;
 
-/// Encodes `msg`, whose encoding is `size` bytes long, into `storage`: exactly those
-/// bytes. Refused, leaving the storage empty, when `size` exceeds `limit` or the storage
-/// cannot hold it.
-pub(crate) fn encode_into<S: Storage, M: Serialize>(
-    storage: &mut S,
-    msg: &M,
-    size: usize,
-    limit: usize,
-) -> Result<(), Refusal> {
-    let too_large = |limit: usize| Refusal::TooLarge {
-        len: u32::try_from(size).unwrap_or(u32::MAX),
+/// `Refusal::TooLarge` for a message of `len` bytes (0: not measured) over `limit`.
+pub(crate) fn too_large(len: usize, limit: usize) -> Refusal {
+    Refusal::TooLarge {
+        len: u32::try_from(len).unwrap_or(u32::MAX),
         limit: u32::try_from(limit).unwrap_or(u32::MAX),
-    };
-    let limit = limit.min(storage.capacity_max());
-    if size > limit {
-        storage.release();
-        return Err(too_large(limit));
     }
-    if !storage.resize_zeroed(size) {
-        storage.release();
-        return Err(Refusal::OutOfMemory);
-    }
-    if postcard::to_slice(msg, storage.bytes_mut()).is_err() {
-        // The size was measured with the same serializer: cannot happen, but never panic.
-        storage.release();
-        return Err(too_large(limit));
-    }
-    Ok(())
 }
 
 /// The bytes of one transfer (the message, then the chunk records after it).
@@ -66,6 +44,9 @@ pub(crate) trait Storage {
     fn bytes_mut(&mut self) -> &mut [u8];
     /// Empties it, giving back the memory where it was allocated.
     fn release(&mut self);
+    /// Makes the buffer exactly `msg`'s encoding; its length. Refused, leaving the buffer
+    /// empty, when the encoding is longer than `limit` or the buffer cannot hold it.
+    fn encode<M: Serialize>(&mut self, msg: &M, limit: usize) -> Result<usize, Refusal>;
 }
 
 impl<const N: usize> Storage for heapless::Vec<u8, N> {
@@ -92,6 +73,25 @@ impl<const N: usize> Storage for heapless::Vec<u8, N> {
     }
     fn release(&mut self) {
         self.clear();
+    }
+    fn encode<M: Serialize>(&mut self, msg: &M, limit: usize) -> Result<usize, Refusal> {
+        // Encoded in place: measuring it first would add a second copy of every
+        // message's serialization code to the flash of an allocation-free build. The
+        // length of a message that does not fit is not known, so it is reported as 0.
+        let limit = limit.min(N);
+        self.clear();
+        let _ = self.resize(limit, 0);
+        let len = postcard::to_slice(msg, self).map(|b| b.len());
+        match len {
+            Ok(len) => {
+                self.truncate(len);
+                Ok(len)
+            }
+            Err(_) => {
+                self.clear();
+                Err(too_large(0, limit))
+            }
+        }
     }
 }
 
@@ -130,5 +130,24 @@ impl Storage for alloc::vec::Vec<u8> {
     }
     fn release(&mut self) {
         *self = alloc::vec::Vec::new();
+    }
+    fn encode<M: Serialize>(&mut self, msg: &M, limit: usize) -> Result<usize, Refusal> {
+        // Measured first, so the allocation is the message's length exactly.
+        let size = postcard::serialize_with_flavor(msg, postcard::ser_flavors::Size::default())
+            .map_err(|_| too_large(0, limit))?;
+        if size > limit {
+            self.release();
+            return Err(too_large(size, limit));
+        }
+        if !self.resize_zeroed(size) {
+            self.release();
+            return Err(Refusal::OutOfMemory);
+        }
+        if postcard::to_slice(msg, self.as_mut_slice()).is_err() {
+            // Measured with the same serializer: cannot happen, but never panic.
+            self.release();
+            return Err(too_large(size, limit));
+        }
+        Ok(size)
     }
 }
