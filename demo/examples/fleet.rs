@@ -28,8 +28,10 @@ use starling_sync::{Config, Node};
 type Readings = OrMap<u16, LwwRegister<i32>, Growable>;
 type Counters = OrMap<u8, CausalCounter<Growable>, Growable>;
 type Alerts = AwSet<u16, Growable>;
-/// The shared document: readings per sensor, event counters, active alerts.
-type Doc = (Readings, (Counters, Alerts));
+/// A large inventory of ids, preloaded with `--elements`.
+type Items = AwSet<u64, Growable>;
+/// The shared document: readings per sensor, event counters, active alerts, items.
+type Doc = (Readings, (Counters, (Alerts, Items)));
 type FleetNode = Node<Doc, SocketAddr, 16, 32, 16384>;
 
 const EVENTS: u8 = 0;
@@ -45,6 +47,8 @@ struct Options {
     sync_ms: u64,
     neighbours: usize,
     seed: u64,
+    elements: usize,
+    late_joiner: bool,
 }
 
 const HELP: &str = "\
@@ -62,6 +66,9 @@ options:
   --sync-ms MS        sync interval (default 200)
   --neighbours K      links per replica: a ring plus random links up to K (default 4)
   --seed N            random seed (default: from the clock)
+  --elements N        preload every replica with a document of N random ids (default 0)
+  --late-joiner       one more replica starts empty when the partition heals and must
+                      be caught up with the whole document
   --help              this text";
 
 fn parse() -> Result<Options, String> {
@@ -74,6 +81,8 @@ fn parse() -> Result<Options, String> {
         duration_s: 50.0,
         sync_ms: 200,
         neighbours: 4,
+        elements: 0,
+        late_joiner: false,
         seed: SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(1, |d| d.as_nanos() as u64),
@@ -82,6 +91,10 @@ fn parse() -> Result<Options, String> {
     while let Some(flag) = args.next() {
         if flag == "--help" || flag == "-h" {
             return Err(String::new());
+        }
+        if flag == "--late-joiner" {
+            o.late_joiner = true;
+            continue;
         }
         let value = args.next().ok_or(format!("{flag} needs a value"))?;
         let bad = || format!("bad value for {flag}: {value}");
@@ -95,6 +108,7 @@ fn parse() -> Result<Options, String> {
             "--sync-ms" => o.sync_ms = value.parse().map_err(|_| bad())?,
             "--neighbours" => o.neighbours = value.parse().map_err(|_| bad())?,
             "--seed" => o.seed = value.parse().map_err(|_| bad())?,
+            "--elements" => o.elements = value.parse().map_err(|_| bad())?,
             _ => return Err(format!("unknown option {flag}")),
         }
     }
@@ -127,6 +141,7 @@ struct ReplicaStats {
     frames_cut: AtomicU64,
     updates: AtomicU64,
     state_based_bytes: AtomicU64,
+    bytes_received: AtomicU64,
 }
 
 fn links(n: usize, k: usize, rng: &mut ChaCha8Rng) -> Vec<Vec<usize>> {
@@ -156,7 +171,7 @@ fn edit(node: &mut FleetNode, clock: &mut HybridClock, rng: &mut ChaCha8Rng, wal
     let id = node.id();
     let roll = rng.next_u32() % 10;
     let result = node.update(|doc| {
-        let (readings, (counters, alerts)) = doc;
+        let (readings, (counters, (alerts, _))) = doc;
         if roll < 6 {
             // A sensor of this replica reports (4 sensors per replica).
             let sensor = (id.0 as u16) * 4 + (rng.next_u32() % 4) as u16;
@@ -174,7 +189,10 @@ fn edit(node: &mut FleetNode, clock: &mut HybridClock, rng: &mut ChaCha8Rng, wal
             } else {
                 alerts.add(id, alert)?
             };
-            Ok((Default::default(), (Default::default(), d)))
+            Ok((
+                Default::default(),
+                (Default::default(), (d, Default::default())),
+            ))
         }
     });
     // Growable storage never runs out of capacity.
@@ -190,6 +208,7 @@ fn run_replica(
     shared: Arc<Shared>,
     o: Options,
     epoch: Instant,
+    initial: Doc,
 ) -> Doc {
     let mut rng =
         ChaCha8Rng::seed_from_u64(o.seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
@@ -203,7 +222,7 @@ fn run_replica(
     let now = |epoch: Instant| epoch.elapsed().as_millis() as u64;
     let mut node = FleetNode::new(
         ReplicaId(i as u64 + 1),
-        Doc::default(),
+        initial,
         config,
         now(epoch),
         &mut rng,
@@ -273,6 +292,9 @@ fn run_replica(
             .clamp(1, 20);
         let _ = socket.set_read_timeout(Some(Duration::from_millis(wait)));
         if let Ok((len, from)) = socket.recv_from(&mut buf) {
+            stats
+                .bytes_received
+                .fetch_add(len as u64, Ordering::Relaxed);
             node.handle_datagram(now(epoch), from, &buf[..len]);
         }
     }
@@ -292,28 +314,48 @@ fn main() -> ExitCode {
         }
     };
     let mut rng = ChaCha8Rng::seed_from_u64(o.seed);
-    let sockets: Vec<UdpSocket> = match (0..o.replicas)
-        .map(|_| UdpSocket::bind("127.0.0.1:0"))
-        .collect()
-    {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("cannot bind UDP sockets on 127.0.0.1: {e}");
-            return ExitCode::from(1);
-        }
-    };
+    // Replicas, and the late joiner after them.
+    let total = o.replicas + usize::from(o.late_joiner);
+    let mut sockets: Vec<UdpSocket> =
+        match (0..total).map(|_| UdpSocket::bind("127.0.0.1:0")).collect() {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("cannot bind UDP sockets on 127.0.0.1: {e}");
+                return ExitCode::from(1);
+            }
+        };
     let addrs: Arc<Vec<SocketAddr>> = Arc::new(
         sockets
             .iter()
             .map(|s| s.local_addr().expect("bound"))
             .collect(),
     );
-    let adjacency = links(o.replicas, o.neighbours, &mut rng);
+    let mut adjacency = links(o.replicas, o.neighbours, &mut rng);
+    if o.late_joiner {
+        // It knows two replicas; they learn of it when it introduces itself.
+        let known = (0..2.min(o.replicas))
+            .map(|_| (rng.next_u64() % o.replicas as u64) as usize)
+            .collect();
+        adjacency.push(known);
+    }
+    // The preloaded document (written by replica 1, so its dots are replica 1's own).
+    let mut preload = Doc::default();
+    for _ in 0..o.elements {
+        let (_, (_, (_, items))) = &mut preload;
+        items.add(ReplicaId(1), rng.next_u64()).expect("growable");
+    }
+    if o.elements > 0 {
+        println!(
+            "preloaded document: {} ids, {} bytes encoded",
+            o.elements,
+            preload.encoded_len()
+        );
+    }
     println!(
         "fleet: {} replicas on 127.0.0.1 (ports {}..), {} links each on average, {:.0}% loss, MTU {} B, sync every {} ms, seed {}",
         o.replicas,
         addrs[0].port(),
-        adjacency.iter().map(Vec::len).sum::<usize>() / o.replicas,
+        adjacency[..o.replicas].iter().map(Vec::len).sum::<usize>() / o.replicas,
         o.loss * 100.0,
         o.mtu,
         o.sync_ms,
@@ -323,17 +365,22 @@ fn main() -> ExitCode {
         partitioned: AtomicBool::new(false),
         editing: AtomicBool::new(true),
         stop: AtomicBool::new(false),
-        replicas: (0..o.replicas).map(|_| ReplicaStats::default()).collect(),
+        replicas: (0..total).map(|_| ReplicaStats::default()).collect(),
     });
     let epoch = Instant::now();
-    let handles: Vec<_> = sockets
+    let joiner_socket = if o.late_joiner { sockets.pop() } else { None };
+    let spawn = |i: usize, socket: UdpSocket, initial: Doc| {
+        let (addrs, shared, neighbours) = (addrs.clone(), shared.clone(), adjacency[i].clone());
+        thread::spawn(move || run_replica(i, socket, addrs, neighbours, shared, o, epoch, initial))
+    };
+    let mut handles: Vec<_> = sockets
         .into_iter()
         .enumerate()
-        .map(|(i, socket)| {
-            let (addrs, shared, neighbours) = (addrs.clone(), shared.clone(), adjacency[i].clone());
-            thread::spawn(move || run_replica(i, socket, addrs, neighbours, shared, o, epoch))
-        })
+        .map(|(i, socket)| spawn(i, socket, preload.clone()))
         .collect();
+    let mut joiner = joiner_socket.map(|socket| (socket, o.replicas));
+    let mut joined: Option<Instant> = None;
+    let mut joiner_caught_up: Option<Duration> = None;
 
     let sum = |f: fn(&ReplicaStats) -> &AtomicU64| {
         shared
@@ -378,6 +425,20 @@ fn main() -> ExitCode {
             println!(
                 "  {t:5.1}s  heal: links restored, editing stops; waiting for the fleet to agree"
             );
+            if let Some((socket, i)) = joiner.take() {
+                println!("  {t:5.1}s  replica {} joins, empty", i + 1);
+                handles.push(spawn(i, socket, Doc::default()));
+                joined = Some(Instant::now());
+            }
+        }
+        if let Some(j) = joined
+            && joiner_caught_up.is_none()
+        {
+            let mine = shared.replicas[o.replicas].checksum.load(Ordering::Relaxed);
+            let first = shared.replicas[0].checksum.load(Ordering::Relaxed);
+            if mine == first && in_sync() == total {
+                joiner_caught_up = Some(j.elapsed());
+            }
         }
         let synced = in_sync();
         if t >= next_status {
@@ -388,11 +449,11 @@ fn main() -> ExitCode {
                 sum(|r| &r.bytes_sent),
                 sum(|r| &r.frames_sent),
                 synced,
-                o.replicas
+                total
             );
         }
         if let Some(h) = healed
-            && synced == o.replicas
+            && synced == total
         {
             converged = Some(h.elapsed());
             break;
@@ -425,6 +486,20 @@ fn main() -> ExitCode {
         ),
         None => println!("did NOT converge within {} s", o.duration_s),
     }
+    if o.late_joiner {
+        let received = shared.replicas[o.replicas]
+            .bytes_received
+            .load(Ordering::Relaxed);
+        let doc = states.first().map_or(0, |s| s.encoded_len());
+        match joiner_caught_up {
+            Some(d) => println!(
+                "late joiner: caught up in {:.2} s, received {received} bytes for a {doc}-byte document ({:.2}x)",
+                d.as_secs_f64(),
+                received as f64 / doc.max(1) as f64
+            ),
+            None => println!("late joiner: did NOT catch up"),
+        }
+    }
     println!(
         "updates: {updates} ({:.1} per replica)",
         updates as f64 / o.replicas as f64
@@ -443,16 +518,17 @@ fn main() -> ExitCode {
     );
     let first = states[0].to_vec();
     let identical = states.iter().all(|s| s.to_vec() == first);
-    let (readings, (counters, alerts)) = &states[0];
+    let (readings, (counters, (alerts, items))) = &states[0];
     println!(
-        "final document: {} sensor readings, {} events counted, {} active alerts, {} bytes encoded",
+        "final document: {} sensor readings, {} events counted, {} active alerts, {} ids, {} bytes encoded",
         readings.len(),
         counters.get(&EVENTS).map_or(0, |c| c.value()),
         alerts.len(),
+        items.len(),
         first.len()
     );
-    if identical && converged.is_some() {
-        println!("all {} replicas hold the identical state: OK", o.replicas);
+    if identical && converged.is_some() && states.len() == total {
+        println!("all {total} replicas hold the identical state: OK");
         ExitCode::SUCCESS
     } else {
         println!("replicas differ: FAILED");
