@@ -39,6 +39,10 @@ pub struct Config {
     /// Chunks of a transfer in flight (sent, not acknowledged) at most: with
     /// `mtu`-byte frames, about `transfer_window x mtu` bytes per round trip.
     pub transfer_window: u32,
+    /// A live neighbour out of sync with us (we lack its past, or it has not acknowledged
+    /// our updates) for this many sync intervals raises [`crate::Event::OutOfSync`]
+    /// (and [`crate::Event::InSync`] once it is back); 0 never does.
+    pub out_of_sync_after_rounds: u32,
     /// How often deltas go out to neighbours, in milliseconds.
     pub sync_interval_ms: u64,
     /// A neighbour that has heard nothing from us for this long gets a heartbeat.
@@ -79,13 +83,15 @@ impl Config {
     /// Defaults for a transport with the given MTU: sync every second, heartbeat every
     /// 2 s, suspect after 5 s, dead after 15 s, retries from 500 ms to 30 s, acks wait up
     /// to a second (until the next sync round) to ride on other frames; messages up to
-    /// 16 MiB, 4 transfers received at once, 32 chunks in flight.
+    /// 16 MiB, 4 transfers received at once, 32 chunks in flight; a neighbour out of sync
+    /// for 30 rounds is reported.
     pub const fn new(mtu: usize) -> Self {
         Config {
             mtu,
             max_message_bytes: 16 << 20,
             max_transfers: 4,
             transfer_window: 32,
+            out_of_sync_after_rounds: 30,
             sync_interval_ms: 1_000,
             heartbeat_interval_ms: 2_000,
             suspect_after_ms: 5_000,

@@ -118,6 +118,6 @@ mod wire;
 pub use config::{ByteBudget, Config};
 pub use metrics::{DropReason, Drops, Metrics};
 pub use node::{Event, Node, PeersFull, Transmit};
-pub use peer::{Liveness, PeerInfo};
+pub use peer::{Liveness, PeerInfo, Stall};
 pub use transfer::Refusal;
 pub use wire::frame;

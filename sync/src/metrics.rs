@@ -222,6 +222,8 @@ pub struct Metrics {
     pub transfers_abandoned: u64,
     /// Chunk frames sent (first sends and resends).
     pub chunks_sent: u64,
+    /// Stalls reported as [`crate::Event::OutOfSync`].
+    pub out_of_sync: u64,
     /// Refused frames and unsendable messages, by reason.
     pub drops: Drops,
 }

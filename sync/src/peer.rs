@@ -168,6 +168,19 @@ impl Outbound {
     }
 }
 
+/// Why a live neighbour is out of sync with us.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum Stall {
+    /// We lack its past: our catch-up request is unanswered (or its catch-up does not
+    /// reach us: refused, too large, lost).
+    CatchingUp,
+    /// It has not acknowledged our updates: our deltas do not reach it, or it cannot
+    /// take them.
+    Unacknowledged,
+}
+
 /// One neighbour.
 #[derive(Clone, Debug)]
 pub(crate) struct Peer<A> {
@@ -193,6 +206,18 @@ pub(crate) struct Peer<A> {
     /// Byte budget state.
     pub(crate) tokens: u64,
     pub(crate) refilled_ms: u64,
+    /// Since when it is out of sync with us, if it is.
+    pub(crate) stalled: Option<Stalled>,
+}
+
+/// A neighbour out of sync with us since `since_ms`, when our next sequence number was
+/// `seq`: it stays stalled while it lacks what we had then (or we lack its past).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Stalled {
+    pub(crate) since_ms: u64,
+    pub(crate) seq: u64,
+    /// [`crate::Event::OutOfSync`] was raised for it.
+    pub(crate) reported: bool,
 }
 
 impl<A: Copy + PartialEq> Peer<A> {
@@ -219,6 +244,20 @@ impl<A: Copy + PartialEq> Peer<A> {
             backoff_ms: config.retry_base_ms,
             tokens: config.budget.map_or(0, |b| u64::from(b.burst_bytes)),
             refilled_ms: now_ms,
+            stalled: None,
+        }
+    }
+
+    /// Why it is out of sync with us now, if it is (`seq`: our next sequence number).
+    pub(crate) fn stall(&self, seq: u64) -> Option<Stall> {
+        if self.inbound.recv().is_none() {
+            Some(Stall::CatchingUp)
+        } else if self.outbound.ack().is_none_or(|a| a < seq)
+            || matches!(self.outbound, Outbound::Resync { .. })
+        {
+            Some(Stall::Unacknowledged)
+        } else {
+            None
         }
     }
 

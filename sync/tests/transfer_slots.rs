@@ -4,7 +4,7 @@
 //! counted and reported to the application on both sides, never silent.
 
 use starling_core::{Fixed, GCounter, ReplicaId};
-use starling_sync::{Config, Event, Node, Refusal};
+use starling_sync::{Config, Event, Node, Refusal, Stall};
 
 /// A deterministic generator (splitmix64) for incarnations and jitter.
 struct Rng(u64);
@@ -197,4 +197,50 @@ fn a_receiver_without_transfer_buffers_refuses_and_says_so() {
     assert_eq!(b.state().value(), 0);
     assert!(!refusals(&events_a).0.is_empty(), "{events_a:?}");
     assert!(!refusals(&events_b).1.is_empty(), "{events_b:?}");
+}
+
+#[test]
+fn a_neighbour_that_stays_out_of_sync_is_reported_on_both_sides() {
+    let mut rng = Rng(6);
+    let mtu = 48;
+    let mut config = Config::new(mtu);
+    config.out_of_sync_after_rounds = 5;
+    let mut a: CounterNode<1> = node(1, config, &mut rng);
+    let mut small = config;
+    small.max_message_bytes = 40;
+    let mut b: CounterNode<1> = node(2, small, &mut rng);
+    a.add_peer(1).unwrap();
+    b.add_peer(0).unwrap();
+    large(&mut a);
+    let (events_a, events_b) = run(&mut a, &mut b, &mut rng, 8_000, mtu);
+    let stalls = |events: &[Event]| {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                Event::OutOfSync { peer, stall } => Some((*peer, *stall)),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    // Each side, once: `a` lacks `b`'s past (its digest, larger than `b` takes, never
+    // gets an answer), `b` lacks `a`'s (its catch-up is refused).
+    assert_eq!(
+        stalls(&events_a),
+        [(ReplicaId(2), Stall::CatchingUp)],
+        "{events_a:?}"
+    );
+    assert_eq!(
+        stalls(&events_b),
+        [(ReplicaId(1), Stall::CatchingUp)],
+        "{events_b:?}"
+    );
+    assert_eq!(a.metrics().out_of_sync, 1);
+    // Two nodes that sync never report a stall.
+    let mut c: CounterNode<1> = node(3, config, &mut rng);
+    let mut d: CounterNode<1> = node(4, config, &mut rng);
+    c.add_peer(1).unwrap();
+    d.add_peer(0).unwrap();
+    large(&mut c);
+    let (events_c, events_d) = run(&mut c, &mut d, &mut rng, 8_000, mtu);
+    assert!(stalls(&events_c).is_empty() && stalls(&events_d).is_empty());
 }

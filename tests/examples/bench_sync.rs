@@ -1,12 +1,13 @@
 //! `cargo xtask bench-sync`: sync efficiency in the deterministic simulator, printed as
-//! Markdown tables (the experiment of Enes et al. ICDE 2019, partition recovery, gossip
-//! spread). See `starling_tests::efficiency` and docs/benchmarks.md.
+//! Markdown tables (the experiment of Enes et al. ICDE 2019, partition recovery, a new
+//! replica catching up vs document size, gossip spread). See `starling_tests::efficiency` and docs/benchmarks.md.
 //!
 //! Options: `--seeds N` (gossip spread runs, default 200), `--replicas N` (default 1000).
 
 use std::time::Instant;
 
 use starling_core::{GCounter, GSet, Growable};
+use starling_tests::catch_up::new_replica_catch_up;
 use starling_tests::efficiency::{
     EnesTopology, EnesWorkload, GMap, PartitionLength, Protocol, Transmission, enes_experiment,
     gossip_spread, partition_recovery, quantile,
@@ -113,8 +114,7 @@ fn main() {
          then both send their digest at once and answer the other's (one round trip).\n\
          Digests and catch-ups as postcard payloads (no frames); oracle: the encoded news of\n\
          both sides. Goal <= 1.5 x floor + 64. Node: two `Node`s started with these states,\n\
-         every wire byte (frames, acks) until both hold the union (d <= 1000: larger catch-ups\n\
-         exceed the harness's 32 KiB `MSG` until transfers of any size land).\n"
+         every wire byte (frames, chunks, acknowledgements) until both hold the union.\n"
     );
     println!(
         "| ids | d | digests | catch-ups | total | oracle catch-ups | floor | goal | node, at once | node, one first |"
@@ -123,13 +123,7 @@ fn main() {
     for ids in [Ids::Small, Ids::Random] {
         for d in [10, 100, 1_000, 10_000, 100_000] {
             let e = exchange(d, 0, ids, Crossing::Simultaneous, SEED);
-            let node = |c| {
-                if d <= 1_000 {
-                    node_exchange(d, ids, c, SEED).total().to_string()
-                } else {
-                    "-".into()
-                }
-            };
+            let node = |c| node_exchange(d, ids, c, SEED).total().to_string();
             println!(
                 "| {} | {d} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 match ids {
@@ -144,6 +138,35 @@ fn main() {
                 e.goal(),
                 node(Crossing::Simultaneous),
                 node(Crossing::AFirst),
+            );
+        }
+    }
+
+    println!("\n## New replica catching up vs document size\n");
+    println!(
+        "A brand-new replica meets one holding an `AwSet<u64>` of random elements written by it, over a link\n\
+         with 5 ms latency each way that drops the given share of frames (each way). Default `Node` and\n\
+         `Config::new(1200)`, random 64-bit replica ids; `max_message_bytes` raised to 64 MiB for the\n\
+         1M-element document (21 MB). Wire bytes: both directions, every frame (digests, chunks,\n\
+         acknowledgements). Goals: at most 1.10x the encoded state at 0% loss, 1.25x at 10%.\n"
+    );
+    println!(
+        "| elements | encoded state | loss | wire bytes | wire / state | frames | round trips | simulated time |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for n in [1_000, 10_000, 100_000, 1_000_000] {
+        for loss in [0.0, 0.10, 0.30] {
+            let (c, _) = new_replica_catch_up(n, loss, 600_000, SEED);
+            println!(
+                "| {n} | {} | {:.0}% | {} | {:.3}x | {} | {} | {} |",
+                c.state_bytes,
+                loss * 100.0,
+                c.wire_bytes,
+                c.ratio(),
+                c.frames,
+                c.round_trips()
+                    .map_or("did not finish".into(), |r| format!("{r:.1}")),
+                c.took_ms.map_or("-".into(), |t| format!("{t} ms")),
             );
         }
     }

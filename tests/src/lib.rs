@@ -21,6 +21,7 @@
 //!
 //! `tests/laws.rs` instantiates every law for every type in both storage modes.
 
+pub mod catch_up;
 pub mod efficiency;
 pub mod exchange;
 pub mod history;

@@ -742,6 +742,7 @@ pub fn add_metrics(a: Metrics, b: Metrics) -> Metrics {
         transfers_refused: a.transfers_refused + b.transfers_refused,
         transfers_abandoned: a.transfers_abandoned + b.transfers_abandoned,
         chunks_sent: a.chunks_sent + b.chunks_sent,
+        out_of_sync: a.out_of_sync + b.out_of_sync,
         drops: Drops {
             truncated: x.truncated + y.truncated,
             unknown_version: x.unknown_version + y.unknown_version,

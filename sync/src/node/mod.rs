@@ -25,7 +25,7 @@ use starling_core::{CapacityError, Reconcile, ReplicaId};
 use crate::buffer::DeltaBuffer;
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::peer::{DigestDue, Liveness, Peer, PeerInfo};
+use crate::peer::{DigestDue, Liveness, Peer, PeerInfo, Stall};
 use crate::transfer::{Buffer, Refusal};
 
 mod receive;
@@ -83,6 +83,18 @@ pub enum Event {
         /// Why.
         refusal: Refusal,
     },
+    /// A live neighbour has been out of sync with us for `out_of_sync_after_rounds` sync
+    /// intervals, for the reason given (raised once per stall; a refusal event may say
+    /// more).
+    OutOfSync {
+        /// The neighbour.
+        peer: ReplicaId,
+        /// Why.
+        stall: Stall,
+    },
+    /// A neighbour reported [`Event::OutOfSync`] is in sync again: we hold its past and
+    /// it holds everything we had.
+    InSync(ReplicaId),
 }
 
 /// Adding a peer failed: the peers table is full.

@@ -17,7 +17,7 @@ use starling_core::Reconcile;
 
 use super::{Event, Node};
 use crate::config::Config;
-use crate::peer::{Liveness, Outbound, Peer};
+use crate::peer::{Liveness, Outbound, Peer, Stalled};
 
 /// A neighbour's timers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -160,6 +160,7 @@ where
         if round {
             self.next_round_ms = now + config.sync_interval_ms.max(1);
             self.start_round(rng);
+            self.check_stalls();
         }
         for peer in self.peers.iter_mut() {
             let timers = Timers::of(peer, &config, now);
@@ -206,6 +207,55 @@ where
             let peer = &mut self.peers[eligible[k]];
             peer.owed.deltas = true;
             peer.owed.round = true;
+        }
+    }
+
+    /// Reports live neighbours out of sync for `out_of_sync_after_rounds` rounds (we
+    /// lack their past all along, or they have not acknowledged what we had when it
+    /// began), and those reported that are in sync again.
+    #[inline(never)]
+    fn check_stalls(&mut self) {
+        let (now, seq) = (self.now_ms, self.seq);
+        let limit = u64::from(self.config.out_of_sync_after_rounds)
+            .saturating_mul(self.config.sync_interval_ms.max(1));
+        if limit == 0 {
+            return;
+        }
+        for i in 0..self.peers.len() {
+            let peer = &mut self.peers[i];
+            let Some(id) = peer.id else {
+                continue;
+            };
+            let stall = peer.stall(seq).filter(|_| peer.liveness == Liveness::Alive);
+            // It caught up with what we had when the stall began: that one is over.
+            let progressed = peer.stalled.is_some_and(|s| {
+                peer.inbound.recv().is_some() && peer.outbound.ack().is_some_and(|a| a >= s.seq)
+            });
+            let ended = stall.is_none() || progressed;
+            if ended && peer.stalled.is_some_and(|s| s.reported) {
+                self.push_event(Event::InSync(id));
+            }
+            let peer = &mut self.peers[i];
+            let fresh = Stalled {
+                since_ms: now,
+                seq,
+                reported: false,
+            };
+            match (stall, peer.stalled) {
+                (None, _) => peer.stalled = None,
+                (Some(_), None) => peer.stalled = Some(fresh),
+                (Some(_), Some(_)) if ended => peer.stalled = Some(fresh),
+                (Some(stall), Some(s)) => {
+                    if !s.reported && now.saturating_sub(s.since_ms) >= limit {
+                        peer.stalled = Some(Stalled {
+                            reported: true,
+                            ..s
+                        });
+                        self.metrics.out_of_sync += 1;
+                        self.push_event(Event::OutOfSync { peer: id, stall });
+                    }
+                }
+            }
         }
     }
 

@@ -14,8 +14,8 @@
 //!  snapshot the encoded message
 //!  chunks 0..w ─────────────────────────────────────► stage; bitmap of chunks held
 //!            ◄──── Ack { next, sacks: bitmap after next }
-//!  mark acked; a chunk sent ≥ 3 sends before the
-//!  newest acked one is lost: send it again
+//!  mark acked; a chunk sent a reordering window
+//!  before the newest acked one is lost: resend
 //!  no ack for an RTO: send the lowest unacked chunk
 //!  again as a probe (its ack tells what is missing)
 //!  ...                                                all chunks in: hand the message over
@@ -25,10 +25,10 @@
 //!
 //! * **Selective repeat.** The receiver's [`Ack`] says "all chunks below `next` and those
 //!   set in `sacks`" (like TCP SACK or QUIC ACK ranges); only chunks it lacks are sent
-//!   again. The sender keeps a send stamp per chunk: a chunk still unacknowledged when one
-//!   sent [`REORDER_THRESHOLD`] sends later is acknowledged is presumed lost; a lost
-//!   acknowledgement or tail is recovered by a retransmission timeout (RFC 6298 estimator)
-//!   that resends one chunk only.
+//!   again. The sender keeps a send time per chunk: a chunk still unacknowledged when one
+//!   sent more than a reordering window later is acknowledged is presumed lost (TCP RACK,
+//!   RFC 8985); a lost acknowledgement or tail is recovered by a retransmission timeout
+//!   (RFC 6298 estimator) that resends one chunk only.
 //! * **Whole or nothing.** The receiver stages the bytes and exposes nothing until every
 //!   chunk is in: a partly received catch-up is never joined (see `docs/decisions.md`).
 //! * **Bounded.** A transfer longer than the receiver's limit, or arriving while every
@@ -61,11 +61,6 @@ pub(crate) const SACK_BYTES: usize = 16;
 
 /// Chunks in flight span at most this many indices from the lowest unacknowledged one.
 pub(crate) const SPAN: u32 = 8 * SACK_BYTES as u32 + 1;
-
-/// A chunk still unacknowledged when one sent this many sends after it is acknowledged
-/// is presumed lost (TCP's duplicate-acknowledgement threshold): reordering by less than
-/// this costs no resend.
-pub(crate) const REORDER_THRESHOLD: u32 = 3;
 
 /// What precedes a chunk's bytes in a frame (after the frame header).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -246,6 +241,18 @@ impl Rtt {
                 self.srtt = Some((7 * srtt + rtt_ms) / 8);
             }
         }
+    }
+
+    /// How much later than a chunk another may have been sent and acknowledged before
+    /// the chunk is presumed lost (RACK's reordering window): a quarter of the smoothed
+    /// round trip (RFC 8985's default) or four times the round trip's mean deviation
+    /// (the allowance RFC 6298 gives a timeout), whichever is larger, since a link that
+    /// delays frames by varying amounts reorders them by as much; 1 ms before any sample
+    /// (only chunks sent at once are spared then). With `min_rtt / 4` alone, a link with
+    /// 5 to 70 ms of latency had half of all chunks sent twice.
+    pub(crate) fn reordering_window_ms(&self) -> u64 {
+        self.srtt
+            .map_or(1, |srtt| (srtt / 4).max(4 * self.rttvar).max(1))
     }
 
     pub(crate) fn rto_ms(&self) -> u64 {

@@ -1,10 +1,10 @@
 //! The sending side of a transfer: a snapshot of the message, a send stamp per chunk,
 //! selective resends and a retransmission timer.
 
-use super::{Ack, AckStatus, ChunkHeader, REORDER_THRESHOLD, Refusal, Rtt, SPAN, Storage};
+use super::{Ack, AckStatus, ChunkHeader, Refusal, Rtt, SPAN, Storage};
 
 /// A chunk's record: `UNSENT` (never sent, or presumed lost), `ACKED`, or the stamp of its
-/// last send (the sender's send counter, from 1).
+/// last send: 1 + the milliseconds from the transfer's start to it.
 const UNSENT: u32 = 0;
 const ACKED: u32 = u32::MAX;
 /// Bytes of one chunk record, stored after the message.
@@ -48,8 +48,8 @@ struct Active {
     base: u32,
     acked: u32,
     in_flight: u32,
-    /// The last send stamp handed out.
-    serial: u32,
+    /// When the transfer started: send stamps count from it.
+    start_ms: u64,
     /// The newest send stamp of an acknowledged chunk.
     newest_acked: u32,
     /// One send being timed for a round-trip sample: (stamp, time sent).
@@ -137,7 +137,7 @@ impl<S: Storage> Sender<S> {
             base: 0,
             acked: 0,
             in_flight: 0,
-            serial: 0,
+            start_ms: now_ms,
             newest_acked: 0,
             timing: None,
             rtt: Rtt::new(pacing.initial_rto_ms),
@@ -182,11 +182,14 @@ impl<S: Storage> Sender<S> {
         let end = a.count.min(a.base.saturating_add(SPAN));
         let records = &mut self.storage.bytes_mut()[a.len as usize..];
         let index = (a.base..end).find(|&i| record(records, i) == UNSENT)?;
-        a.serial = a.serial.saturating_add(1).min(ACKED - 1);
-        set_record(records, index, a.serial);
+        let stamp = u32::try_from(now_ms.saturating_sub(a.start_ms))
+            .unwrap_or(u32::MAX)
+            .saturating_add(1)
+            .min(ACKED - 1);
+        set_record(records, index, stamp);
         a.in_flight += 1;
         if a.timing.is_none() {
-            a.timing = Some((a.serial, now_ms));
+            a.timing = Some((stamp, now_ms));
         }
         if a.rto_deadline.is_none() {
             a.rto_deadline = Some(now_ms.saturating_add(rto(a, pacing)));
@@ -281,18 +284,21 @@ impl<S: Storage> Sender<S> {
         while a.base < a.count && record(records, a.base) == ACKED {
             a.base += 1;
         }
-        // Loss detection: sent long enough before the newest acknowledged send.
+        // Loss detection by time, as TCP RACK (RFC 8985): a chunk is presumed lost when
+        // one sent more than a reordering window after it is acknowledged. Chunks sent
+        // together never presume each other lost, however the link reorders them.
+        let window = a.rtt.reordering_window_ms();
         let end = a.count.min(a.base.saturating_add(SPAN));
         for i in a.base..end {
             let r = record(records, i);
-            if r != UNSENT && r != ACKED && r.saturating_add(REORDER_THRESHOLD) <= a.newest_acked {
+            if r != UNSENT && r != ACKED && u64::from(r) + window < u64::from(a.newest_acked) {
                 set_record(records, i, UNSENT);
                 a.in_flight -= 1;
+                if a.timing.is_some_and(|(stamp, _)| stamp == r) {
+                    // A send being timed is resent: no sample from it (Karn).
+                    a.timing = None;
+                }
             }
-        }
-        if a.timing.is_some_and(|(stamp, _)| stamp < a.newest_acked) {
-            // Its chunk was not acknowledged in order: no sample (Karn).
-            a.timing = None;
         }
         if news {
             a.progress_ms = now_ms;
