@@ -143,6 +143,9 @@ pub struct Replica {
     rng: Xoshiro128PlusPlus,
     clock: HybridClock,
     frame: Vec<u8>,
+    /// Where an edit's result is encoded to check it stays within [`DOCUMENT_LIMIT`]
+    /// (grown to the document's size, kept between edits).
+    scratch: Vec<u8>,
     changed: bool,
 }
 
@@ -210,6 +213,7 @@ impl Replica {
             rng,
             clock,
             frame: vec![0; mtu as usize],
+            scratch: Vec::new(),
             changed: false,
         })
     }
@@ -225,7 +229,7 @@ impl Replica {
     pub fn save(&self) -> Vec<u8> {
         // One encoder for everything (the node's slice encoder): a second flavour
         // would add a copy of the document's serialization code to the module.
-        let mut buf = vec![0; self.node.state().encoded_len()];
+        let mut buf = vec![0; 16 * 1024];
         loop {
             if let Ok(used) = self.node.state().to_slice(&mut buf) {
                 let len = used.len();
@@ -278,6 +282,7 @@ impl Replica {
                 | Edit::RegisterSet(_)
                 | Edit::MapSet(..)
         );
+        let scratch = &mut self.scratch;
         let mut failure = "the document's capacity is exhausted";
         let result = self.node.update(|doc| {
             let mut next = doc.clone();
@@ -302,7 +307,7 @@ impl Replica {
                 Edit::MapDelete(k) => edit::map_delete(&mut next, name, &k),
                 Edit::MapClear => edit::map_clear(&mut next, name),
             }?;
-            if grows && next.encoded_len() > DOCUMENT_LIMIT {
+            if grows && !encodes_within(&next, DOCUMENT_LIMIT, scratch) {
                 failure = "the document would pass its size limit (16 MiB encoded); the edit was not applied";
                 return Err(CapacityError);
             }
@@ -421,5 +426,23 @@ impl Replica {
     #[wasm_bindgen(js_name = messageLimit)]
     pub fn message_limit() -> u32 {
         MAX_MESSAGE_BYTES as u32
+    }
+}
+
+/// Whether `doc` encodes within `limit` bytes: encoded into `scratch`, grown by doubling
+/// up to the limit, with the serializer `save` and the sync node use (measuring with
+/// postcard's size counter would add a second copy of the document's serialization code
+/// to the module).
+fn encodes_within(doc: &Document, limit: usize, scratch: &mut Vec<u8>) -> bool {
+    let mut room = scratch.len().max(16 * 1024).min(limit);
+    loop {
+        scratch.resize(room, 0);
+        if doc.to_slice(scratch).is_ok() {
+            return true;
+        }
+        if room >= limit {
+            return false;
+        }
+        room = room.saturating_mul(2).min(limit);
     }
 }

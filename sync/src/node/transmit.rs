@@ -18,7 +18,6 @@ use super::transfers::{Envelope, Unsent};
 use super::{Node, Transmit};
 use crate::metrics::DropReason;
 use crate::peer::{DigestDue, Liveness, Outbound};
-#[cfg(not(feature = "alloc"))]
 use crate::transfer::Storage;
 use crate::wire::frame::{self, CRC_LEN, FrameKind};
 use crate::wire::message::{CatchUpMsg, DeltasMsg, DigestMsg};
@@ -178,7 +177,7 @@ where
                     let msg = DeltasMsg {
                         from: msg_from,
                         to: msg_to,
-                        delta,
+                        delta: &delta,
                     };
                     // An interval larger than a frame goes as a transfer only to a
                     // neighbour that answers: one silent for `suspect_after_ms` may be
@@ -300,26 +299,27 @@ where
             return None;
         }
         let limit = self.message_limit(p);
-        // Where an allocation-free build tries the encodings: the frame buffer when only
-        // one frame may go, else an idle sender's buffer (the caller checked one is).
-        #[cfg(feature = "alloc")]
-        let scratch: &mut [u8] = {
-            let _ = buf;
-            &mut []
-        };
-        #[cfg(not(feature = "alloc"))]
-        let scratch: &mut [u8] = if TRANSFERS == 0 {
-            buf
+        // Where the encodings are tried: the frame buffer when only one frame may go,
+        // else an idle sender's buffer (the caller checked there is one). Encoding, not
+        // measuring, keeps one serializer per message type in the code.
+        let mut sender = if TRANSFERS == 0 {
+            None
         } else {
-            let storage = self
-                .transfers
-                .outgoing
-                .iter_mut()
-                .find(|o| o.route.is_none())?
-                .sender
-                .storage_mut();
-            storage.resize_zeroed(storage.capacity_max());
-            storage.bytes_mut()
+            Some(
+                self.transfers
+                    .outgoing
+                    .iter_mut()
+                    .find(|o| o.route.is_none())?
+                    .sender
+                    .storage_mut(),
+            )
+        };
+        let mut fits = |msg: &DeltasMsg<&T>| match sender.as_mut() {
+            Some(storage) => storage.encode(msg, limit).is_ok(),
+            None => {
+                let end = limit.min(buf.len());
+                postcard::to_slice(msg, &mut buf[..end]).is_ok()
+            }
         };
         let bp = self.config.avoid_back_propagation;
         let sent_back = |e: &crate::buffer::Entry<T>| {
@@ -339,7 +339,7 @@ where
                 to: entry.end,
                 delta: &delta,
             };
-            if fits(&msg, limit, scratch) {
+            if fits(&msg) {
                 fitted = Some(entry.end);
             } else {
                 complete = false;
@@ -360,22 +360,5 @@ where
             }
         }
         Some((from, to, delta))
-    }
-}
-
-/// Whether `msg` encodes within `limit` bytes. Measured with `alloc`; without it, by
-/// encoding it into `scratch` (at least `limit` bytes long): one serializer per message
-/// type in the flash of an allocation-free build, not two.
-fn fits<M: Serialize>(msg: &M, limit: usize, scratch: &mut [u8]) -> bool {
-    #[cfg(feature = "alloc")]
-    {
-        let _ = scratch;
-        postcard::serialize_with_flavor(msg, postcard::ser_flavors::Size::default())
-            .is_ok_and(|size| size <= limit)
-    }
-    #[cfg(not(feature = "alloc"))]
-    {
-        let end = limit.min(scratch.len());
-        postcard::to_slice(msg, &mut scratch[..end]).is_ok()
     }
 }

@@ -120,8 +120,8 @@ pub enum Refusal {
     /// node's `MSG` capacity without `alloc`) or make the state smaller.
     TooLarge {
         /// The message's length (0 when the node that refused to send it could not
-        /// measure it: without `alloc`, a message is measured by encoding it into a
-        /// buffer that holds it).
+        /// measure it: a message is measured by encoding it into a buffer that holds it,
+        /// so one longer than the limit is not measured).
         len: u32,
         /// The most the receiver takes.
         limit: u32,

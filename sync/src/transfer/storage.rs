@@ -132,22 +132,27 @@ impl Storage for alloc::vec::Vec<u8> {
         *self = alloc::vec::Vec::new();
     }
     fn encode<M: Serialize>(&mut self, msg: &M, limit: usize) -> Result<usize, Refusal> {
-        // Measured first, so the allocation is the message's length exactly.
-        let size = postcard::serialize_with_flavor(msg, postcard::ser_flavors::Size::default())
-            .map_err(|_| too_large(0, limit))?;
-        if size > limit {
-            self.release();
-            return Err(too_large(size, limit));
+        // Encoded into a buffer that doubles until the message fits, with the slice
+        // serializer frames use anyway: measuring first (postcard's `Size` flavour) put a
+        // second copy of every message type's serialization code in the WebAssembly
+        // module (about 10 KB gzipped).
+        let mut room = self.len().max(1024).min(limit.max(1));
+        loop {
+            if !self.resize_zeroed(room) {
+                self.release();
+                return Err(Refusal::OutOfMemory);
+            }
+            match postcard::to_slice(msg, self.as_mut_slice()).map(|b| b.len()) {
+                Ok(len) => {
+                    self.truncate(len);
+                    return Ok(len);
+                }
+                Err(_) if room < limit => room = room.saturating_mul(2).min(limit),
+                Err(_) => {
+                    self.release();
+                    return Err(too_large(0, limit));
+                }
+            }
         }
-        if !self.resize_zeroed(size) {
-            self.release();
-            return Err(Refusal::OutOfMemory);
-        }
-        if postcard::to_slice(msg, self.as_mut_slice()).is_err() {
-            // Measured with the same serializer: cannot happen, but never panic.
-            self.release();
-            return Err(too_large(size, limit));
-        }
-        Ok(size)
     }
 }
