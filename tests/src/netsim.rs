@@ -918,8 +918,8 @@ pub mod wire {
         Progress {
             /// The lowest chunk missing.
             next: u32,
-            /// Chunks held after `next`.
-            sacks: Vec<u8>,
+            /// Chunks held after `next`: bit `i` is chunk `next + 1 + i`.
+            sacks: u128,
         },
         /// The whole message is in.
         Complete,

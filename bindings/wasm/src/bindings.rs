@@ -379,7 +379,7 @@ impl Replica {
         let now = whole(now_ms, "nowMs")?;
         self.node.handle_datagram(now, from, bytes);
         while let Some(event) = self.node.poll_event() {
-            if event == Event::StateChanged {
+            if matches!(event, Event::StateChanged) {
                 self.changed = true;
             }
         }

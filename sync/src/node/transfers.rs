@@ -17,7 +17,7 @@ use super::{Event, Node};
 use crate::metrics::DropReason;
 use crate::transfer::{
     Ack, AckOutcome, ChunkHeader, ChunkOutcome, Inbound, Key, Limits, Pacing, Refusal, Sender,
-    Storage, too_large,
+    Storage, WriteMessage, too_large, writer,
 };
 use crate::wire::frame::{self, CRC_LEN, FrameKind, Header};
 
@@ -163,14 +163,22 @@ where
         msg: &M,
         buf: &mut [u8],
     ) -> Result<usize, Unsent> {
+        self.send_encoded(p, envelope, &mut writer(msg), buf)
+    }
+
+    #[inline(never)]
+    fn send_encoded(
+        &mut self,
+        p: usize,
+        envelope: Envelope,
+        write: &mut WriteMessage<'_>,
+        buf: &mut [u8],
+    ) -> Result<usize, Unsent> {
         let header = Header {
             pull: envelope.pull,
             ..self.header_to(p, envelope.kind, None)
         };
-        let one_frame = frame::encode_with(&header, buf, |body| {
-            postcard::to_slice(msg, body).ok().map(|b| b.len())
-        });
-        if let Some(len) = one_frame {
+        if let Some(len) = frame::encode_with(&header, buf, write) {
             self.pay_frame(p, envelope.kind);
             return Ok(len);
         }
@@ -179,7 +187,7 @@ where
         let size = self.transfers.outgoing[slot]
             .sender
             .storage_mut()
-            .encode(msg, limit)
+            .encode(write, limit)
             .map_err(Unsent::Refused)?;
         self.start_transfer(p, slot, size, envelope, buf)
     }
@@ -286,7 +294,7 @@ where
             ..self.header_to(p, FrameKind::TransferAck, None)
         };
         let ack = owed.ack();
-        let len = frame::encode_with(&header, buf, |body| ack.encode(body))?;
+        let len = frame::encode_with(&header, buf, &mut |body| ack.encode(body))?;
         self.pay_frame(p, FrameKind::TransferAck);
         Some(len)
     }

@@ -18,7 +18,7 @@ use super::transfers::{Envelope, Unsent};
 use super::{Node, Transmit};
 use crate::metrics::DropReason;
 use crate::peer::{DigestDue, Liveness, Outbound};
-use crate::transfer::Storage;
+use crate::transfer::{Storage, writer};
 use crate::wire::frame::{self, CRC_LEN, FrameKind};
 use crate::wire::message::{CatchUpMsg, DeltasMsg, DigestMsg};
 
@@ -223,7 +223,7 @@ where
                 pull,
                 ..self.header_to(p, FrameKind::Heartbeat, None)
             };
-            let len = frame::encode_with(&header, buf, |_| Some(0))?;
+            let len = frame::encode_with(&header, buf, &mut |_| Some(0))?;
             self.pay_frame(p, FrameKind::Heartbeat);
             return Some(len);
         }
@@ -315,7 +315,7 @@ where
             )
         };
         let mut fits = |msg: &DeltasMsg<&T>| match sender.as_mut() {
-            Some(storage) => storage.encode(msg, limit).is_ok(),
+            Some(storage) => storage.encode(&mut writer(msg), limit).is_ok(),
             None => {
                 let end = limit.min(buf.len());
                 postcard::to_slice(msg, &mut buf[..end]).is_ok()

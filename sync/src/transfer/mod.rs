@@ -52,15 +52,15 @@ mod tests;
 
 pub(crate) use receive::{ChunkOutcome, Inbound, Key, Limits};
 pub(crate) use send::{AckOutcome, Pacing, Sender};
-pub(crate) use storage::{Buffer, Storage, too_large};
+pub(crate) use storage::{Buffer, Storage, WriteMessage, too_large, writer};
 
-/// Bytes of chunk bitmap an acknowledgement carries at most after its `next` chunk: the
-/// sender keeps its chunks in flight within this span (`8 x SACK_BYTES + 1` chunks from
-/// its lowest unacknowledged one), so every chunk it may be waiting for can be reported.
-pub(crate) const SACK_BYTES: usize = 16;
+/// Chunks an acknowledgement reports after its `next` chunk (the bits of its `u128`
+/// bitmap): the sender keeps its chunks in flight within `SACK_BITS + 1` indices of its
+/// lowest unacknowledged one, so every chunk it may be waiting for can be reported.
+pub(crate) const SACK_BITS: u32 = 128;
 
 /// Chunks in flight span at most this many indices from the lowest unacknowledged one.
-pub(crate) const SPAN: u32 = 8 * SACK_BYTES as u32 + 1;
+pub(crate) const SPAN: u32 = SACK_BITS + 1;
 
 /// What precedes a chunk's bytes in a frame (after the frame header).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -149,14 +149,15 @@ impl core::error::Error for Refusal {}
 
 /// What the receiver says about a transfer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) enum AckStatus<'a> {
-    /// Chunks `0..next` are in, and chunk `next + 1 + 8 x j + i` for every bit `i` (low
-    /// bit first) of byte `j` of `sacks`.
+pub(crate) enum AckStatus {
+    /// Chunks `0..next` are in, and chunk `next + 1 + i` for every bit `i` (low bit
+    /// first) set in `sacks`.
     Progress {
-        /// The lowest chunk still missing.
+        /// The lowest chunk missing.
         next: u32,
-        /// The chunks held after `next`, as a bitmap (trailing zero bytes trimmed).
-        sacks: &'a [u8],
+        /// The chunks held after `next`, as a bitmap (a varint on the wire: high zero
+        /// bits cost nothing).
+        sacks: u128,
     },
     /// Every chunk is in and the message was handed over.
     Complete,
@@ -166,44 +167,37 @@ pub(crate) enum AckStatus<'a> {
 
 /// An acknowledgement of a transfer's chunks: the body of a transfer-ack frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct Ack<'a> {
+pub(crate) struct Ack {
     /// The transfer acknowledged (of the incarnation the frame header's `to_incarnation`
     /// names).
     pub(crate) transfer: u32,
     /// What the receiver holds.
-    #[serde(borrow)]
-    pub(crate) status: AckStatus<'a>,
+    pub(crate) status: AckStatus,
 }
 
-impl<'a> Ack<'a> {
-    /// Encodes into `out`; returns the length. A `Progress` bitmap is cut to what fits
-    /// (losing only information about later chunks).
+impl Ack {
+    /// Encodes into `out`; returns the length. A `Progress` bitmap is cut to what fits,
+    /// its highest bytes first (losing only information about later chunks).
     pub(crate) fn encode(&self, out: &mut [u8]) -> Option<usize> {
-        if let Ok(used) = postcard::to_slice(self, out) {
-            return Some(used.len());
+        let mut ack = *self;
+        loop {
+            if let Ok(used) = postcard::to_slice(&ack, &mut *out) {
+                return Some(used.len());
+            }
+            match &mut ack.status {
+                AckStatus::Progress { sacks, .. } if *sacks != 0 => {
+                    // Drop the highest byte that has a bit set.
+                    let top = (127 - sacks.leading_zeros()) / 8 * 8;
+                    *sacks &= (1u128 << top) - 1;
+                }
+                _ => return None,
+            }
         }
-        let AckStatus::Progress { next, sacks } = self.status else {
-            return None;
-        };
-        (0..sacks.len()).rev().find_map(|keep| {
-            let cut = Ack {
-                transfer: self.transfer,
-                status: AckStatus::Progress {
-                    next,
-                    sacks: &sacks[..keep],
-                },
-            };
-            postcard::to_slice(&cut, &mut *out).ok().map(|u| u.len())
-        })
     }
 
     /// Decodes an acknowledgement (the whole of `bytes`).
-    pub(crate) fn decode(bytes: &'a [u8]) -> Option<Self> {
-        let ack: Ack<'a> = postcard::from_bytes(bytes).ok()?;
-        match ack.status {
-            AckStatus::Progress { sacks, .. } if sacks.len() > SACK_BYTES => None,
-            _ => Some(ack),
-        }
+    pub(crate) fn decode(bytes: &[u8]) -> Option<Self> {
+        postcard::from_bytes(bytes).ok()
     }
 }
 

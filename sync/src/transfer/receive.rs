@@ -3,7 +3,7 @@
 
 use starling_core::ReplicaId;
 
-use super::{Ack, AckStatus, ChunkHeader, Refusal, SACK_BYTES, Storage};
+use super::{Ack, AckStatus, ChunkHeader, Refusal, SACK_BITS, Storage};
 
 /// What bounds the receiver, from the node's configuration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -95,30 +95,19 @@ pub(crate) struct OwedAck {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum OwedStatus {
-    Progress {
-        next: u32,
-        sacks: [u8; SACK_BYTES],
-        sacks_len: u8,
-    },
+    Progress { next: u32, sacks: u128 },
     Answer(Answer),
 }
 
 impl OwedAck {
     /// The acknowledgement, to encode.
-    pub(crate) fn ack(&self) -> Ack<'_> {
+    pub(crate) fn ack(&self) -> Ack {
         Ack {
             transfer: self.transfer,
-            status: match &self.status {
-                OwedStatus::Progress {
-                    next,
-                    sacks,
-                    sacks_len,
-                } => AckStatus::Progress {
-                    next: *next,
-                    sacks: &sacks[..usize::from(*sacks_len)],
-                },
+            status: match self.status {
+                OwedStatus::Progress { next, sacks } => AckStatus::Progress { next, sacks },
                 OwedStatus::Answer(Answer::Complete) => AckStatus::Complete,
-                OwedStatus::Answer(Answer::Refused(r)) => AckStatus::Refused(*r),
+                OwedStatus::Answer(Answer::Refused(r)) => AckStatus::Refused(r),
             },
         }
     }
@@ -361,20 +350,14 @@ impl<S: Storage, const N: usize> Inbound<S, N> {
                 len, count, next, ..
             } => {
                 let bitmap = s.storage.bytes().get(len as usize..).unwrap_or(&[]);
-                let mut sacks = [0u8; SACK_BYTES];
-                let mut sacks_len = 0;
-                for k in 0..8 * SACK_BYTES as u32 {
+                let mut sacks = 0u128;
+                for k in 0..SACK_BITS {
                     let i = next.saturating_add(1 + k);
                     if i < count && held(bitmap, i) {
-                        sacks[(k / 8) as usize] |= 1 << (k % 8);
-                        sacks_len = (k / 8 + 1) as u8;
+                        sacks |= 1 << k;
                     }
                 }
-                OwedStatus::Progress {
-                    next,
-                    sacks,
-                    sacks_len,
-                }
+                OwedStatus::Progress { next, sacks }
             }
         };
         Some(OwedAck {

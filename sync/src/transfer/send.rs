@@ -223,7 +223,7 @@ impl<S: Storage> Sender<S> {
     }
 
     /// Handles an acknowledgement from the receiver.
-    pub(crate) fn handle_ack(&mut self, now_ms: u64, ack: &Ack<'_>, pacing: &Pacing) -> AckOutcome {
+    pub(crate) fn handle_ack(&mut self, now_ms: u64, ack: &Ack, pacing: &Pacing) -> AckOutcome {
         let Some(a) = self.active.as_mut() else {
             return AckOutcome::Stale;
         };
@@ -268,12 +268,10 @@ impl<S: Storage> Sender<S> {
         for i in a.base..next {
             mark(a, i);
         }
-        for (j, byte) in sacks.iter().enumerate() {
-            for bit in 0..8 {
-                let i = u64::from(next) + 1 + 8 * j as u64 + bit;
-                if byte & (1 << bit) != 0 && i < u64::from(a.count) {
-                    mark(a, i as u32);
-                }
+        for bit in 0..128 {
+            let i = u64::from(next) + 1 + bit;
+            if sacks & (1 << bit) != 0 && i < u64::from(a.count) {
+                mark(a, i as u32);
             }
         }
         if a.acked >= a.count {

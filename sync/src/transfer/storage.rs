@@ -5,6 +5,15 @@ use serde::Serialize;
 
 use super::Refusal;
 
+/// Writes a message's encoding into the slice given: its length, `None` when the slice is
+/// too short.
+pub(crate) type WriteMessage<'a> = dyn FnMut(&mut [u8]) -> Option<usize> + 'a;
+
+/// The [`WriteMessage`] of `msg`: postcard's slice serializer.
+pub(crate) fn writer<M: Serialize>(msg: &M) -> impl FnMut(&mut [u8]) -> Option<usize> + '_ {
+    move |out| postcard::to_slice(msg, out).ok().map(|b| b.len())
+}
+
 /// The buffer the node stages a transfer in: with `alloc`, a vector allocated to each
 /// transfer's length (bounded by `Config::max_message_bytes`, `MSG` unused) ...
 #[cfg(feature = "alloc")]
@@ -44,9 +53,12 @@ pub(crate) trait Storage {
     fn bytes_mut(&mut self) -> &mut [u8];
     /// Empties it, giving back the memory where it was allocated.
     fn release(&mut self);
-    /// Makes the buffer exactly `msg`'s encoding; its length. Refused, leaving the buffer
-    /// empty, when the encoding is longer than `limit` or the buffer cannot hold it.
-    fn encode<M: Serialize>(&mut self, msg: &M, limit: usize) -> Result<usize, Refusal>;
+    /// Makes the buffer exactly what `write` writes (a message's encoding: its length,
+    /// `None` when the slice it is given is too short); its length. Refused, leaving the
+    /// buffer empty, when the encoding is longer than `limit` or the buffer cannot hold
+    /// it. `write` is not generic, so neither is this: one copy of the code whatever the
+    /// message type.
+    fn encode(&mut self, write: &mut WriteMessage<'_>, limit: usize) -> Result<usize, Refusal>;
 }
 
 impl<const N: usize> Storage for heapless::Vec<u8, N> {
@@ -74,20 +86,19 @@ impl<const N: usize> Storage for heapless::Vec<u8, N> {
     fn release(&mut self) {
         self.clear();
     }
-    fn encode<M: Serialize>(&mut self, msg: &M, limit: usize) -> Result<usize, Refusal> {
+    fn encode(&mut self, write: &mut WriteMessage<'_>, limit: usize) -> Result<usize, Refusal> {
         // Encoded in place: measuring it first would add a second copy of every
         // message's serialization code to the flash of an allocation-free build. The
         // length of a message that does not fit is not known, so it is reported as 0.
         let limit = limit.min(N);
         self.clear();
         let _ = self.resize(limit, 0);
-        let len = postcard::to_slice(msg, self).map(|b| b.len());
-        match len {
-            Ok(len) => {
+        match write(self) {
+            Some(len) => {
                 self.truncate(len);
                 Ok(len)
             }
-            Err(_) => {
+            None => {
                 self.clear();
                 Err(too_large(0, limit))
             }
@@ -131,7 +142,7 @@ impl Storage for alloc::vec::Vec<u8> {
     fn release(&mut self) {
         *self = alloc::vec::Vec::new();
     }
-    fn encode<M: Serialize>(&mut self, msg: &M, limit: usize) -> Result<usize, Refusal> {
+    fn encode(&mut self, write: &mut WriteMessage<'_>, limit: usize) -> Result<usize, Refusal> {
         // Encoded into a buffer that doubles until the message fits, with the slice
         // serializer frames use anyway: measuring first (postcard's `Size` flavour) put a
         // second copy of every message type's serialization code in the WebAssembly
@@ -142,13 +153,13 @@ impl Storage for alloc::vec::Vec<u8> {
                 self.release();
                 return Err(Refusal::OutOfMemory);
             }
-            match postcard::to_slice(msg, self.as_mut_slice()).map(|b| b.len()) {
-                Ok(len) => {
+            match write(self.as_mut_slice()) {
+                Some(len) => {
                     self.truncate(len);
                     return Ok(len);
                 }
-                Err(_) if room < limit => room = room.saturating_mul(2).min(limit),
-                Err(_) => {
+                None if room < limit => room = room.saturating_mul(2).min(limit),
+                None => {
                     self.release();
                     return Err(too_large(0, limit));
                 }

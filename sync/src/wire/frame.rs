@@ -115,18 +115,19 @@ pub(crate) fn header_len(header: &Header) -> Option<usize> {
 /// Writes one frame into `out`; returns its length. `out` must hold the header, the
 /// body and the CRC.
 pub(crate) fn encode(header: &Header, body: &[u8], out: &mut [u8]) -> Option<usize> {
-    encode_with(header, out, |room| {
+    encode_with(header, out, &mut |room| {
         room.get_mut(..body.len())?.copy_from_slice(body);
         Some(body.len())
     })
 }
 
 /// Writes one frame into `out` whose body `write_body` writes into the room it is given
-/// (what `out` leaves after the header and the CRC), returning the body's length.
+/// (what `out` leaves after the header and the CRC), returning the body's length. Not
+/// generic: one copy of the code for every kind of body.
 pub(crate) fn encode_with(
     header: &Header,
     out: &mut [u8],
-    write_body: impl FnOnce(&mut [u8]) -> Option<usize>,
+    write_body: &mut dyn FnMut(&mut [u8]) -> Option<usize>,
 ) -> Option<usize> {
     let (first, rest) = out.split_first_mut()?;
     *first = FRAME_VERSION;
