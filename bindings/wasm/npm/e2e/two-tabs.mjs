@@ -1,6 +1,8 @@
 // End-to-end: two tabs of the demo page in Debian's Chromium (playwright-core) edit the
 // same checklist; one goes offline (its transport paused), both keep editing, it comes
-// back, and both converge to the same document. Leaves a screenshot of each tab.
+// back, and both converge to the same document. Then, with B offline again, A grows the
+// document past 1 MB; B comes back and is caught up (transfers of any size). Leaves a
+// screenshot of each tab.
 //
 // usage: node two-tabs.mjs <demo URL> <screenshot.png>
 import { chromium } from 'playwright-core';
@@ -82,6 +84,33 @@ try {
   assert.equal(final.counters['votes:milk'], 3, 'votes from both tabs add up');
   assert.equal(final.flags['done:milk'], true);
   step(`converged: ${JSON.stringify(final.sets.items)}, votes:milk = ${final.counters['votes:milk']}`);
+
+  // A 1 MB document: tab A writes 16 registers of 64 KiB while B is offline; back online,
+  // B is caught up through a transfer of many chunks (documents were capped at 16,320 B).
+  await b.check('#offline');
+  await a.evaluate(() => {
+    for (let i = 0; i < 16; i++) {
+      window.starling.replica.register(`blob${i}`).set('x'.repeat(65_536) + i);
+    }
+  });
+  const size = await a.evaluate(() => window.starling.replica.save().length);
+  assert.ok(size >= 1_000_000, `tab A's document is ${size} bytes`);
+  step(`tab A wrote a ${size}-byte document while B was offline`);
+  const back = Date.now();
+  await b.uncheck('#offline');
+  const bigDeadline = Date.now() + 60_000;
+  let caughtUp = false;
+  while (Date.now() < bigDeadline) {
+    if ((await digest(a)) === (await digest(b))) {
+      caughtUp = true;
+      break;
+    }
+    await a.waitForTimeout(200);
+  }
+  assert.ok(caughtUp, 'tab B catches up to the 1 MB document');
+  const blob = await b.evaluate(() => window.starling.replica.register('blob15').get());
+  assert.equal(blob.length, 65_538);
+  step(`tab B caught up to ${size} bytes in ${((Date.now() - back) / 1000).toFixed(1)} s`);
 
   await a.screenshot({ path: screenshot, fullPage: true });
   await b.screenshot({ path: screenshot.replace(/\.png$/, '-tab-b.png'), fullPage: true });
