@@ -281,10 +281,16 @@ impl<A: Copy + PartialEq> Peer<A> {
         self.last_heard_ms = Some(now_ms);
         let revived = self.liveness != Liveness::Alive;
         if revived {
-            // Back: probe it at once, from the shortest delay. (Not on every frame: a peer
-            // that talks but never answers our digest must see the retries back off.)
+            // Back: probe it at once, from the shortest delay (not on every frame: a peer
+            // that talks but never answers our digest must see the retries back off);
+            // but not sooner than `retry_base_ms` after we last sent it something while a
+            // request is outstanding: that request is likely what it is answering, and a
+            // second one made it compute and send a second catch-up.
             self.backoff_ms = config.retry_base_ms;
-            self.next_probe_ms = now_ms;
+            self.next_probe_ms = match (self.inbound.nonce(), self.last_sent_ms) {
+                (Some(_), Some(sent)) => now_ms.max(sent.saturating_add(config.retry_base_ms)),
+                _ => now_ms,
+            };
         }
         self.liveness = Liveness::Alive;
         revived

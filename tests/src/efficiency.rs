@@ -58,6 +58,10 @@ where
     order: u64,
     rng: ChaCha8Rng,
     buf: Vec<u8>,
+    /// When each replica started (its clock's first reading): frames reach it no earlier,
+    /// so no replica is handed input from before its own present (which, with its clock
+    /// ahead, timed round trips at 0 ms).
+    started: Vec<u64>,
     /// Bytes sent by each replica.
     pub bytes_sent: Vec<u64>,
     /// Frames sent by each replica.
@@ -89,15 +93,44 @@ where
         config: Config,
         latency_ms: u64,
         seed: u64,
+        initial: impl FnMut(usize) -> T,
+    ) -> Self {
+        Self::build(links, ids, config, latency_ms, seed, true, initial)
+    }
+
+    /// As [`Cluster::with_ids`], every replica's clock starting at time 0 (its first timer
+    /// still at a random phase): for experiments that kick replicas at time 0, which a
+    /// replica whose clock starts later would see from its future.
+    pub fn started_together(
+        links: &[Vec<usize>],
+        ids: &[ReplicaId],
+        config: Config,
+        latency_ms: u64,
+        seed: u64,
+        initial: impl FnMut(usize) -> T,
+    ) -> Self {
+        Self::build(links, ids, config, latency_ms, seed, false, initial)
+    }
+
+    fn build(
+        links: &[Vec<usize>],
+        ids: &[ReplicaId],
+        config: Config,
+        latency_ms: u64,
+        seed: u64,
+        phased: bool,
         mut initial: impl FnMut(usize) -> T,
     ) -> Self {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let n = links.len();
         let mut nodes = Vec::with_capacity(n);
         let mut timers = BinaryHeap::new();
+        let mut started = Vec::with_capacity(n);
         for (i, peers) in links.iter().enumerate() {
             let phase = rng.next_u64() % config.sync_interval_ms.max(1);
-            let mut node = Node::new(ids[i], initial(i), config, phase, &mut rng);
+            let start = if phased { phase } else { 0 };
+            started.push(start);
+            let mut node = Node::new(ids[i], initial(i), config, start, &mut rng);
             for &j in peers {
                 node.add_peer(j).expect("PEERS holds the topology's degree");
             }
@@ -108,6 +141,7 @@ where
         }
         Cluster {
             nodes,
+            started,
             in_flight: BinaryHeap::new(),
             timers,
             changed_depth: vec![0; n],
@@ -241,7 +275,13 @@ where
             }
             self.now = self.now.max(next);
             if frame_at <= timer_at {
-                let f = self.in_flight.pop().expect("peeked");
+                let mut f = self.in_flight.pop().expect("peeked");
+                if f.at < self.started[f.to] {
+                    // Sent before the receiver started: it arrives when it starts.
+                    f.at = self.started[f.to];
+                    self.in_flight.push(f);
+                    continue;
+                }
                 let d = self.frame_depth.remove(&f.order).unwrap_or(1);
                 let joined = self.nodes[f.to].metrics().deltas_joined;
                 self.nodes[f.to].handle_datagram(self.now, f.from, &f.bytes);

@@ -157,11 +157,21 @@ pub fn exchange(d: usize, removed: usize, ids: Ids, crossing: Crossing, seed: u6
 /// latency, no loss) started with the partitioned states: bytes on the wire from the
 /// first digest until both hold the union.
 pub fn node_exchange(d: usize, ids: Ids, crossing: Crossing, seed: u64) -> Recovery {
+    node_exchange_metrics(d, ids, crossing, seed).0
+}
+
+/// [`node_exchange`], and each node's metrics at the end.
+pub fn node_exchange_metrics(
+    d: usize,
+    ids: Ids,
+    crossing: Crossing,
+    seed: u64,
+) -> (Recovery, Vec<starling_sync::Metrics>) {
     let p = partitioned(d, 0, ids, seed);
     let union = p.states[0].joined(&p.states[1]).expect("growable");
     let links = vec![vec![1], vec![0]];
     let mut cluster: Cluster<Set, 2, 32, 32768> =
-        Cluster::with_ids(&links, &p.ids, Config::new(1200), 10, seed, |i| {
+        Cluster::started_together(&links, &p.ids, Config::new(1200), 10, seed, |i| {
             p.states[i].clone()
         });
     match crossing {
@@ -177,11 +187,13 @@ pub fn node_exchange(d: usize, ids: Ids, crossing: Crossing, seed: u64) -> Recov
     cluster
         .run_until(120_000, done)
         .expect("the replicas reconcile within two minutes");
-    Recovery {
+    let recovery = Recovery {
         d,
         bytes_a_to_b: cluster.bytes_sent[0],
         bytes_b_to_a: cluster.bytes_sent[1],
         frames: cluster.total_frames(),
         round_trips: f64::from(cluster.changed_depth(0).max(cluster.changed_depth(1))) / 2.0,
-    }
+    };
+    let metrics = cluster.nodes().iter().map(|n| *n.metrics()).collect();
+    (recovery, metrics)
 }

@@ -145,7 +145,12 @@ where
                 buf,
             ) {
                 Ok(len) => {
-                    self.peers[p].owed.digest = None;
+                    let (now, peer) = (self.now_ms, &mut self.peers[p]);
+                    peer.owed.digest = None;
+                    // This is the request a probe due now would send again.
+                    if peer.next_probe_ms <= now {
+                        peer.next_probe_ms = now.saturating_add(peer.backoff_ms);
+                    }
                     self.metrics.digests_sent += 1;
                     return Some(len);
                 }

@@ -44,6 +44,17 @@ try {
   };
   const item = (page, name) => page.locator(`li[data-item="${name}"]`);
   const digest = (page) => page.evaluate(() => window.starling.digest());
+  // Whether both tabs hold the same document within `ms`.
+  const converge = async (ms) => {
+    const deadline = Date.now() + ms;
+    while (Date.now() < deadline) {
+      if ((await digest(a)) === (await digest(b))) {
+        return true;
+      }
+      await a.waitForTimeout(100);
+    }
+    return false;
+  };
   const state = (page) => page.evaluate(() => window.starling.replica.toJSON());
 
   await add(a, 'milk');
@@ -67,16 +78,7 @@ try {
   step('both tabs edited while B was offline; they differ');
 
   await b.uncheck('#offline');
-  const deadline = Date.now() + 20_000;
-  let converged = false;
-  while (Date.now() < deadline) {
-    if ((await digest(a)) === (await digest(b))) {
-      converged = true;
-      break;
-    }
-    await a.waitForTimeout(100);
-  }
-  assert.ok(converged, 'the tabs converge after B comes back');
+  assert.ok(await converge(20_000), 'the tabs converge after B comes back');
   const final = await state(a);
   assert.deepEqual(final, await state(b));
   // Add wins over a concurrent remove: A's second add keeps "milk" in the list.
@@ -98,16 +100,7 @@ try {
   step(`tab A wrote a ${size}-byte document while B was offline`);
   const back = Date.now();
   await b.uncheck('#offline');
-  const bigDeadline = Date.now() + 60_000;
-  let caughtUp = false;
-  while (Date.now() < bigDeadline) {
-    if ((await digest(a)) === (await digest(b))) {
-      caughtUp = true;
-      break;
-    }
-    await a.waitForTimeout(200);
-  }
-  assert.ok(caughtUp, 'tab B catches up to the 1 MB document');
+  assert.ok(await converge(60_000), 'tab B catches up to the 1 MB document');
   const blob = await b.evaluate(() => window.starling.replica.register('blob15').get());
   assert.equal(blob.length, 65_538);
   step(`tab B caught up to ${size} bytes in ${((Date.now() - back) / 1000).toFixed(1)} s`);
