@@ -51,8 +51,8 @@
 //! * `cargo test -p starling-tests --test sim`: 2,048 seeds (0..2,048) in 8 parallel
 //!   tests, about 30 s on 2 cores.
 //! * `STARLING_LONG=1 cargo test -p starling-tests --test sim`: 100,000 seeds
-//!   (0..100,000), 12,500 per test: about 10 minutes on 2 cores before bulk documents
-//!   joined the swarm, which made the default run 50% slower (not re-measured). Opt-in.
+//!   (0..100,000), 12,500 per test: 17 minutes on 2 cores (1,002 s on 2026-12-08, with
+//!   bulk documents). Opt-in.
 //! * `STARLING_SIM_RUNS=n`: `n` seeds per test instead (8 tests).
 //! * A failing run panics with its seed, its scenario and the command replaying it:
 //!   `STARLING_SEED=1234 cargo test -p starling-tests --test sim replay -- --nocapture`
